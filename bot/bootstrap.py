@@ -1,0 +1,73 @@
+"""Builds the real adapters from Settings, once, and hands them down. Nothing is built at
+import time."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channels.web import WebChannel
+from bot.config import Settings
+from bot.gateway import Gateway
+from dialogs.engine import DialogEngine
+from nlu.embedded import EmbeddedInterpreter
+from scheduler.dispatcher import Channel
+from store import catalog
+from store.db import make_engine, make_session_factory
+from store.models import ChannelIdentity
+from store.payments import SandboxProvider
+from store.search import SearchIndex
+from store.shop import Shop
+from store.uow import UnitOfWork
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    interpreter: EmbeddedInterpreter
+    search_index: SearchIndex
+    sandbox: SandboxProvider
+    gateway: Gateway
+    channels: dict[str, Channel]
+
+    def refresh_catalog_vocabulary(self) -> None:
+        """Let NLU recognise the categories and brands now in the catalog."""
+        with UnitOfWork(self.sessions) as uow:
+            cats = [(c.en, c.zh) for c in catalog.categories(uow.session)]
+            brands = catalog.brands(uow.session)
+        self.interpreter.entities.set_catalog(cats, brands)
+
+
+def sandbox_secret(settings: Settings) -> bytes:
+    """The configured key, or one generated once per data dir so links survive restarts."""
+    if settings.sandbox_secret:
+        return settings.sandbox_secret.encode()
+    path = Path(settings.data_dir) / "sandbox.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None) -> App:
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    interpreter = interpreter or EmbeddedInterpreter(default_language=settings.default_language)
+    index = SearchIndex()
+    sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
+    timeout = timedelta(minutes=settings.payment_timeout_minutes)
+
+    def shop_for(session: Session, identity: ChannelIdentity, now):  # noqa: ANN001, ANN202
+        return Shop(session, identity.customer_id, identity.id, now, index, sandbox, timeout)
+
+    gateway = Gateway(sessions, DialogEngine(interpreter, settings.default_language), shop_for)
+    app = App(settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()})
+    return app

@@ -1,0 +1,116 @@
+"""The `chatshop` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import Settings
+
+SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
+
+
+@click.group()
+def main() -> None:
+    """chatshop: a chatbot storefront for the web, Telegram and WeChat."""
+    logging.basicConfig(level=Settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    from store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.group("catalog")
+def catalog_group() -> None:
+    """Catalog commands."""
+
+
+@catalog_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def catalog_import(file: Path) -> None:
+    """Import or update products from a CSV or JSON FILE (by SKU)."""
+    settings = Settings()
+    sys.exit(_import(settings, file))
+
+
+def _import(settings: Settings, file: Path) -> int:
+    from store.db import make_engine, make_session_factory
+    from store.importer import CatalogError, import_rows, read_catalog
+    from store.uow import UnitOfWork
+
+    try:
+        rows = read_catalog(file, settings.currency)
+    except CatalogError as error:
+        click.echo(f"Nothing imported: {len(error.problems)} problem(s) in {file.name}:", err=True)
+        for where, what in error.problems[:200]:
+            click.echo(f"  {where}: {what}", err=True)
+        return 1
+    engine = make_engine(settings.database_url)
+    with UnitOfWork(make_session_factory(engine)) as uow, click.progressbar(
+        length=len(rows), label=f"Importing {file.name}", file=sys.stderr
+    ) as bar:
+        report = import_rows(uow.session, rows, file.parent, Path(settings.media_dir), bar.update)
+        uow.commit()
+    engine.dispose()
+    click.echo(
+        f"Imported {len(rows)} SKUs: {report.products_created} new products, "
+        f"{report.products_updated} updated; {report.variants_created} new SKUs, "
+        f"{report.variants_updated} updated."
+    )
+    return 0
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default CHATSHOP_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default CHATSHOP_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the server (web chat, webhooks, pay pages, scheduler)."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    _serve(Settings(**overrides))
+
+
+@main.command()
+@click.option("--port", default=None, type=int, help="Port (default CHATSHOP_PORT, 8000).")
+def demo(port: int | None) -> None:
+    """Migrate the SQLite database, load the sample catalog if empty, and serve."""
+    from store.catalog import product_count
+    from store.db import make_engine, make_session_factory
+    from store.migrate import upgrade
+    from store.uow import UnitOfWork
+
+    settings = Settings(**({"port": port} if port else {}))
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        empty = product_count(uow.session) == 0
+    engine.dispose()
+    if empty and _import(settings, SAMPLE_CATALOG) != 0:
+        sys.exit(1)
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from bot.bootstrap import bootstrap
+    from bot.server import create_app
+
+    click.echo("Loading the language model…")
+    app = bootstrap(settings)
+    app.refresh_catalog_vocabulary()
+    click.echo(f"\n  Web chat:  {settings.base_url}/\n")
+    uvicorn.run(create_app(app), host=settings.host, port=settings.port, log_level="warning")

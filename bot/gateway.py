@@ -1,0 +1,111 @@
+"""The one way in: error boundary → de-duplicate → load conversation → taken over? → NLU and
+dialogs → save state → record replies, all in one transaction per message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Inbound, Outbound
+from dialogs.engine import DialogEngine
+from dialogs.i18n import t
+from dialogs.state import DialogState
+from nlu.language import detect_language
+from store import conversations, customers
+from store.models import ChannelIdentity, Conversation, ConversationMode, Customer, Message, utcnow
+from store.shop import Shop
+from store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ShopFactory = Callable[[Session, ChannelIdentity, datetime], Shop]
+
+
+@dataclass
+class Handled:
+    inbound: Message | None
+    replies: list[Message] = field(default_factory=list)
+    duplicate: bool = False
+
+
+class Gateway:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        engine: DialogEngine,
+        shop_factory: ShopFactory,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = session_factory
+        self._engine = engine
+        self._shop = shop_factory
+        self._clock = clock
+
+    def handle(self, inbound: Inbound) -> Handled:
+        try:
+            return self._handle(inbound)
+        except Exception:
+            log.exception("failed to handle %s message", inbound.channel)
+            return self._apologise(inbound)
+
+    def _handle(self, inbound: Inbound) -> Handled:
+        now = self._clock()
+        with UnitOfWork(self._sessions) as uow:
+            s = uow.session
+            identity, conversation, message = self._open(s, inbound, now)
+            if message is None:
+                original = conversations.inbound_by_key(s, _key(inbound))
+                replies = conversations.replies_to(s, original.id) if original else []
+                return Handled(original, replies, duplicate=True)
+            identity.last_inbound_at = now
+            if conversation.mode != ConversationMode.BOT:
+                uow.commit()  # a person holds this conversation: record it, stay quiet
+                return Handled(message)
+            turn = self._engine.step(inbound, DialogState.from_dict(conversation.state), self._shop(s, identity, now))
+            conversation.state = turn.state.to_dict()
+            customer = s.get(Customer, identity.customer_id)
+            if customer is not None:
+                customer.language = turn.state.language
+            replies = self._record(s, conversation, turn.replies, message, now)
+            uow.commit()
+            return Handled(message, replies)
+
+    def _open(
+        self, s: Session, inbound: Inbound, now: datetime
+    ) -> tuple[ChannelIdentity, Conversation, Message | None]:
+        identity = customers.identify(s, inbound.channel, inbound.chat_id, inbound.display_name)
+        conversation = conversations.open_conversation(s, identity.id)
+        body = {"payload": inbound.payload} if inbound.payload else {}
+        message = conversations.record_inbound(s, conversation.id, _key(inbound), inbound.text, body, now)
+        return identity, conversation, message
+
+    @staticmethod
+    def _record(
+        s: Session, conversation: Conversation, replies: list[Outbound], to: Message, now: datetime
+    ) -> list[Message]:
+        return [conversations.record_outbound(s, conversation.id, r.to_dict(), now, reply_to=to.id) for r in replies]
+
+    def _apologise(self, inbound: Inbound) -> Handled:
+        """Record the message and a polite apology; never show a stack trace to a customer."""
+        now = self._clock()
+        try:
+            with UnitOfWork(self._sessions) as uow:
+                _, conversation, message = self._open(uow.session, inbound, now)
+                if message is None:
+                    return Handled(None, duplicate=True)
+                language = detect_language(inbound.text, (conversation.state or {}).get("language") or "zh")
+                sorry = Outbound(text=t(language, "errors.internal"))
+                replies = self._record(uow.session, conversation, [sorry], message, now)
+                uow.commit()
+                return Handled(message, replies)
+        except Exception:
+            log.exception("could not even record the apology")
+            return Handled(None)
+
+
+def _key(inbound: Inbound) -> str:
+    return f"in:{inbound.channel}:{inbound.chat_id}:{inbound.message_id}"[:200]

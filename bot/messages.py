@@ -1,0 +1,86 @@
+"""Channel-neutral messages. Adapters turn platform updates into `Inbound` and render
+`Outbound` as well as their platform can; dialogs only ever see these types."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "web", "telegram", "wechat"
+    chat_id: str  # the customer's id on that channel
+    message_id: str  # the platform's message id, for de-duplication
+    text: str = ""
+    payload: str | None = None  # a pressed button or a numbered choice
+    display_name: str = ""
+    contact_phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    subtitle: str = ""
+    image: str = ""  # media path ("catalog/TS-001.png") or absolute URL
+    price: str = ""
+    stock: str = ""
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    cards: tuple[Card, ...] = ()
+    link: Link | None = None
+    image: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outbound:
+        return cls(
+            text=data.get("text", ""),
+            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+            cards=tuple(
+                Card(**{**c, "buttons": tuple(Button(**b) for b in c.get("buttons", ()))})
+                for c in data.get("cards", ())
+            ),
+            link=Link(**data["link"]) if data.get("link") else None,
+            image=data.get("image", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Action:
+    """A structured request: what a button carries, or what NLU made of free text."""
+
+    name: str
+    args: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        return f"{self.name}?{urlencode(self.args)}" if self.args else self.name
+
+    @classmethod
+    def decode(cls, payload: str) -> Action:
+        name, _, query = payload.strip().partition("?")
+        return cls(name, dict(parse_qsl(query)))
+
+
+def payload(name: str, **args: object) -> str:
+    return Action(name, {k: str(v) for k, v in args.items()}).encode()

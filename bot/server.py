@@ -1,0 +1,135 @@
+"""The one ASGI app: web chat, sandbox pay page, payment notifications, health."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from bot.bootstrap import App
+from bot.channels import web
+from dialogs.i18n import money
+from scheduler.jobs import start_scheduler
+from store import payments
+from store.errors import DomainError
+from store.models import Order, OrderStatus, PaymentStatus, utcnow
+from store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler = start_scheduler(chatshop) if run_scheduler else None
+        yield
+        if scheduler:
+            scheduler.shutdown(wait=False)
+
+    api = FastAPI(title="chatshop", lifespan=lifespan, docs_url=None, redoc_url=None)
+    api.state.chatshop = chatshop
+    media = Path(chatshop.settings.media_dir)
+    media.mkdir(parents=True, exist_ok=True)
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+    api.mount("/media", StaticFiles(directory=media), name="media")
+    api.include_router(web.router())
+
+    @api.get("/", include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "chat.html")
+
+    @api.get("/healthz")
+    async def healthz() -> JSONResponse:
+        def ping() -> None:
+            with UnitOfWork(chatshop.sessions) as uow:
+                uow.session.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception:  # noqa: BLE001 — health checks report, they do not raise
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @api.get("/pay/{token}", response_class=HTMLResponse)
+    async def pay_page(token: str) -> HTMLResponse:
+        return await run_in_threadpool(_pay_page, chatshop, token)
+
+    @api.post("/pay/{token}")
+    async def pay_submit(token: str) -> RedirectResponse:
+        await run_in_threadpool(_simulate_payment, chatshop, token)
+        return RedirectResponse(f"/pay/{token}", status_code=303)
+
+    @api.post("/pay/notify/{provider}")
+    async def notify(provider: str, request: Request) -> JSONResponse:
+        if provider != chatshop.sandbox.name:
+            return JSONResponse({"error": "unknown provider"}, status_code=404)
+        body = await request.body()
+        try:
+            outcome = await run_in_threadpool(_apply_notification, chatshop, body, dict(request.headers))
+        except DomainError as error:
+            log.warning("rejected %s notification: %s", provider, error.params.get("reason"))
+            return JSONResponse({"error": "rejected", "reason": error.params.get("reason")}, status_code=400)
+        return JSONResponse({"outcome": outcome})
+
+    return api
+
+
+def _apply_notification(chatshop: App, body: bytes, headers: dict[str, str]) -> str:
+    with UnitOfWork(chatshop.sessions) as uow:
+        outcome = payments.handle_notification(uow.session, chatshop.sandbox, body, headers, utcnow())
+        uow.commit()
+        return outcome
+
+
+def _simulate_payment(chatshop: App, token: str) -> None:
+    """What the customer's 'Pay' press does at the sandbox gateway: it sends us a signed
+    notification, handled exactly like one arriving over HTTP."""
+    with UnitOfWork(chatshop.sessions) as uow:
+        payment = payments.payment_by_token(uow.session, token)
+        if payment is None or payment.status != PaymentStatus.PENDING:
+            return
+        body, headers = chatshop.sandbox.notification_for(payment, utcnow())
+    _apply_notification(chatshop, body, headers)
+
+
+_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:420px;margin:2rem auto;padding:0 1rem;color:#222}}
+.banner{{background:#fff3cd;border:1px solid #e0c36c;padding:.6rem;border-radius:6px;font-weight:600}}
+.amount{{font-size:2rem;margin:1rem 0}} button{{font-size:1.1rem;padding:.7rem 1.4rem;border-radius:6px;
+border:0;background:#1a7f37;color:#fff;cursor:pointer}} .done{{color:#1a7f37;font-weight:600}}
+.bad{{color:#b42318;font-weight:600}}</style></head><body>
+<p class="banner">{banner}</p><h1>{title}</h1>{body}</body></html>"""
+
+
+def _pay_page(chatshop: App, token: str) -> HTMLResponse:
+    with UnitOfWork(chatshop.sessions) as uow:
+        payment = payments.payment_by_token(uow.session, token)
+        order = uow.session.get(Order, payment.order_id) if payment else None
+        if payment is None or order is None:
+            return HTMLResponse(_PAGE.format(lang="en", title="Payment not found", banner="TEST PAYMENT · 测试支付",
+                                             body='<p class="bad">This payment link is not valid. 付款链接无效。</p>'),
+                                status_code=404)
+        zh = order.language == "zh"
+        amount = html.escape(money(payment.amount, payment.currency))
+        number = html.escape(order.number)
+        if payment.status == PaymentStatus.CAPTURED:
+            body = f'<p class="done" id="status">{"已付款" if zh else "Paid"} ✓ — {number}</p>'
+            body += f"<p>{'可以回到聊天窗口了。' if zh else 'You can go back to the chat.'}</p>"
+        elif order.status != OrderStatus.PENDING_PAYMENT:
+            body = f'<p class="bad" id="status">{"订单已取消或已付款，无法付款。" if zh else "This order is cancelled or already paid; it cannot be paid."}</p>'
+        else:
+            body = (f'<p>{"订单" if zh else "Order"} {number}</p><p class="amount" id="amount">{amount}</p>'
+                    f'<form method="post"><button id="pay" type="submit">{"确认付款" if zh else "Pay"} {amount}</button></form>')
+        banner = ("测试支付 · 沙箱环境，不会真实扣款" if zh else "TEST PAYMENT · sandbox, no real money moves")
+        title = "chatshop 收银台" if zh else "chatshop checkout"
+        return HTMLResponse(_PAGE.format(lang="zh" if zh else "en", title=title, banner=banner, body=body))

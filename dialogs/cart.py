@@ -1,0 +1,104 @@
+"""Viewing and changing the cart."""
+
+from __future__ import annotations
+
+from bot.messages import Card, Outbound
+from dialogs.context import Ctx
+from dialogs.i18n import money
+from dialogs.render import name, variant_label
+from store.carts import CartView
+
+
+def view(ctx: Ctx) -> list[Outbound]:
+    cart = ctx.shop.cart()
+    if cart.empty:
+        return [ctx.say("cart.empty", ctx.button("categories", "browse_categories"))]
+    return [_render(ctx, cart)]
+
+
+def _render(ctx: Ctx, cart: CartView) -> Outbound:
+    cards = []
+    for line in cart.lines:
+        v = line.variant
+        cards.append(
+            Card(
+                title=name(v.product, ctx.lang),
+                subtitle=variant_label(v.color, v.size, ctx.lang),
+                image=v.product.image,
+                price=money(v.price * line.quantity, v.currency),
+                stock=ctx.t("cart.quantity", qty=line.quantity),
+                buttons=(
+                    ctx.button_text("−", "qty", sku=v.sku, q=line.quantity - 1),
+                    ctx.button_text("+", "qty", sku=v.sku, q=line.quantity + 1),
+                    ctx.button("remove", "rm", sku=v.sku),
+                ),
+            )
+        )
+    return Outbound(
+        text=ctx.t("cart.summary", items=sum(x.quantity for x in cart.lines), total=money(cart.total, cart.currency)),
+        cards=tuple(cards),
+        buttons=(ctx.button("checkout", "checkout"), ctx.button("clear_cart", "clear"), ctx.button("keep_shopping", "browse_categories")),
+    )
+
+
+def set_quantity(ctx: Ctx) -> list[Outbound]:
+    quantity = ctx.int_arg("q")
+    ctx.shop.set_quantity(ctx.args.get("sku", ""), quantity if quantity is not None else -1)
+    return view(ctx)
+
+
+def remove(ctx: Ctx) -> list[Outbound]:
+    ctx.shop.remove_from_cart(ctx.args.get("sku", ""))
+    return view(ctx)
+
+
+def clear(ctx: Ctx) -> list[Outbound]:
+    ctx.shop.clear_cart()
+    return [ctx.say("cart.cleared", ctx.button("categories", "browse_categories"))]
+
+
+def _target_line(ctx: Ctx, cart: CartView):  # noqa: ANN202
+    """The line a free-text change refers to: by position, colour/size, or the only one."""
+    ordinal = ctx.int_arg("ordinal")
+    if ordinal and 0 < ordinal <= len(cart.lines):
+        return cart.lines[ordinal - 1]
+    color, size = ctx.entity("color"), ctx.entity("size")
+    if color or size:
+        hits = [
+            line for line in cart.lines
+            if (not color or line.variant.color == color) and (not size or line.variant.size == size)
+        ]
+        if len(hits) == 1:
+            return hits[0]
+    terms = set(ctx.shop.search_terms(ctx.text))
+    if terms:
+        hits = [line for line in cart.lines if terms & set(ctx.shop.search_terms(line.variant.product.name_en + " " + line.variant.product.name_zh))]
+        if len(hits) == 1:
+            return hits[0]
+    return cart.lines[0] if len(cart.lines) == 1 else None
+
+
+def update_intent(ctx: Ctx) -> list[Outbound]:
+    """'make it 3', '改成两件'."""
+    cart = ctx.shop.cart()
+    if cart.empty:
+        return view(ctx)
+    line, quantity = _target_line(ctx, cart), ctx.int_arg("quantity")
+    if line is None or quantity is None:
+        return [ctx.say("cart.which_line"), _render(ctx, cart)]
+    ctx.shop.set_quantity(line.variant.sku, quantity)
+    return view(ctx)
+
+
+def remove_intent(ctx: Ctx) -> list[Outbound]:
+    """'把帽子删了', '清空购物车'."""
+    cart = ctx.shop.cart()
+    if cart.empty:
+        return view(ctx)
+    if ctx.entity("scope") == "all":
+        return clear(ctx)
+    line = _target_line(ctx, cart)
+    if line is None:
+        return [ctx.say("cart.which_line"), _render(ctx, cart)]
+    ctx.shop.remove_from_cart(line.variant.sku)
+    return view(ctx)

@@ -1,0 +1,137 @@
+"""The dialog engine: turns one inbound message into an action, runs that flow step, and
+returns the replies and the next state. It sends nothing and knows no platform."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.messages import Action, Inbound, Outbound
+from dialogs import cart, checkout, greet, orders, product, search
+from dialogs.context import Ctx, Handler, Turn
+from dialogs.i18n import t
+from dialogs.state import DialogState
+from nlu.language import detect_language
+from nlu.numbers import to_number
+from nlu.types import Interpreter, Parse, ParseContext
+from store.errors import DomainError
+from store.shop import Shop
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 1000
+CONFIDENT = 0.5  # below this, free text during a form is taken as the awaited value
+UNSURE = 0.3  # below this, the bot admits it did not understand
+_MEANINGFUL = re.compile(r"[\w\u3400-\u9fff]")
+
+ROUTES: dict[str, Handler] = {
+    "start": greet.greet,
+    "greet": greet.greet,
+    "help": greet.help_,
+    "thanks": greet.thanks,
+    "goodbye": greet.goodbye,
+    "out_of_scope": greet.fallback,
+    "search_product": search.search,
+    "browse_categories": search.categories,
+    "more": search.more,
+    "sort": search.sort,
+    "cat": search.category,
+    "product_detail": product.detail_intent,
+    "detail": product.detail,
+    "pick": product.pick,
+    "variant": product.variant,
+    "add": product.add,
+    "add_to_cart": product.add_intent,
+    "view_cart": cart.view,
+    "update_cart": cart.update_intent,
+    "remove_from_cart": cart.remove_intent,
+    "qty": cart.set_quantity,
+    "rm": cart.remove,
+    "clear": cart.clear,
+    "checkout": checkout.start,
+    "addr": checkout.choose_address,
+    "form": checkout.fill,
+    "confirm": checkout.confirm,
+    "cancel_checkout": checkout.abort,
+    "order_status": orders.status_intent,
+    "orders": orders.list_orders,
+    "order": orders.detail,
+    "pay": orders.pay,
+    "cancel_order": orders.cancel,
+    "cancel": orders.cancel,
+    "keep": orders.keep,
+}
+# Understood, but served by later parts of the shop (tracking, after-sales, agents).
+for _intent in ("track_shipment", "payment_issue", "human_agent", "complaint", "faq_shipping",
+                "faq_returns_policy", "faq_payment_methods"):
+    ROUTES[_intent] = greet.not_yet
+
+
+class DialogEngine:
+    def __init__(self, interpreter: Interpreter, default_language: str = "zh") -> None:
+        self.interpreter = interpreter
+        self.default_language = default_language
+
+    def step(self, inbound: Inbound, state: DialogState, shop: Shop) -> Turn:
+        text = inbound.text.strip()
+        lang = detect_language(text, state.language or self.default_language)
+        before = state.copy()
+        before.language = lang
+        parse: Parse | None = None
+        if inbound.payload:
+            action = Action.decode(inbound.payload)
+        elif inbound.contact_phone:
+            action = Action("form" if before.expecting in checkout.SLOTS else "checkout")
+        elif problem := _unusable(text):
+            return Turn([Outbound(text=t(lang, problem))], before)
+        else:
+            parse = self.interpreter.parse(text, ParseContext(expecting=state.expecting))
+            action = _action_for(parse, before, text)
+        ctx = Ctx(shop, before.copy(), lang, text, action.args, parse, inbound.contact_phone)
+        handler = ROUTES.get(action.name, greet.fallback)
+        try:
+            replies = handler(ctx)
+        except DomainError as error:
+            return Turn([Outbound(text=t(lang, f"errors.{error.code}", **error.params))], before)
+        if handler is not greet.fallback:
+            ctx.state.fallbacks = 0
+        return Turn(replies, ctx.state)
+
+
+def _unusable(text: str) -> str | None:
+    if not text:
+        return "input.empty"
+    if len(text) > MAX_TEXT:
+        return "input.too_long"
+    if not _MEANINGFUL.search(text):
+        return "input.no_words"
+    return None
+
+
+def _action_for(parse: Parse, state: DialogState, text: str) -> Action:
+    """Free text → action, letting what the dialog is waiting for win over weak guesses."""
+    intent, sure = parse.intent, parse.confidence >= CONFIDENT
+    expecting = state.expecting
+    if expecting in checkout.SLOTS:
+        if intent == "deny":
+            return Action("cancel_checkout")
+        if intent in ("inform", "affirm", "out_of_scope") or not sure or parse.first(expecting):
+            return Action("form")
+    if expecting == "quantity" and (quantity := _bare_number(text) or parse.first("quantity")):
+        if intent in ("inform", "add_to_cart", "update_cart") or not sure:
+            return Action("add", {"quantity": quantity})
+    if expecting in ("confirm", "address_choice") and intent in ("affirm", "deny"):
+        return Action("confirm" if intent == "affirm" and expecting == "confirm" else "cancel_checkout")
+    if expecting == "cancel" and intent in ("affirm", "deny"):
+        return Action("cancel", {"n": state.order, "ok": "1"}) if intent == "affirm" else Action("keep")
+    if parse.confidence < UNSURE:
+        return Action("out_of_scope")
+    return Action(intent)
+
+
+def _bare_number(text: str) -> str | None:
+    """'3', '-1', '两', 'two': a message that is nothing but a number."""
+    if re.fullmatch(r"-?\d{1,12}", text):
+        return text
+    number = to_number(text)
+    return str(int(number)) if number is not None and number == int(number) else None

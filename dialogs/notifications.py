@@ -1,0 +1,17 @@
+"""Pushes that are not replies (outbox templates), rendered in the customer's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.messages import Button, Outbound, payload
+from dialogs.i18n import money, t
+
+
+def render(template: str, params: dict[str, Any], language: str) -> list[Outbound]:
+    if template == "order_paid":
+        text = t(language, "notifications.order_paid", number=params["number"],
+                 total=money(params["total"], params["currency"]))
+        button = Button(t(language, "buttons.orders"), payload("order", n=params["number"]))
+        return [Outbound(text=text, buttons=(button,))]
+    raise KeyError(f"unknown notification template {template!r}")

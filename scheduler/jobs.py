@@ -1,0 +1,34 @@
+"""APScheduler jobs: small shells that call store services with `now` passed in."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from scheduler.dispatcher import dispatch_due
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+log = logging.getLogger(__name__)
+
+
+def dispatch_outbox(app: App) -> None:
+    dispatch_due(app.sessions, app.channels)
+
+
+def start_scheduler(app: App) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        dispatch_outbox,
+        "interval",
+        args=[app],
+        seconds=app.settings.dispatch_interval_s,
+        id="dispatch_outbox",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,176 @@
+"""Payments behind a provider interface. Notifications are verified by the provider, then
+applied here exactly once: a duplicate, replayed, late, forged or wrong-amount notification
+never captures twice and never marks the wrong amount paid."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store import orders
+from store.errors import DomainError, ErrorCode
+from store.models import Order, OrderStatus, Payment, PaymentNotification, PaymentStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A provider's word that money moved, after its signature was checked."""
+
+    notify_id: str
+    payment_token: str
+    provider_ref: str
+    amount: int
+    currency: str
+    succeeded: bool
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def payment_url(self, payment: Payment) -> str: ...
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Notification:
+        """Check authenticity and freshness; raise DomainError(BAD_NOTIFICATION) otherwise."""
+        ...
+
+
+def start_payment(session: Session, provider: PaymentProvider, order: Order, now: datetime) -> Payment:
+    """The payment to send the customer to; asking again returns the same link."""
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise DomainError(ErrorCode.ORDER_NOT_PAYABLE, number=order.number, status=order.status)
+    existing = session.scalars(
+        select(Payment).filter_by(order_id=order.id, provider=provider.name, status=PaymentStatus.PENDING)
+    ).first()
+    if existing:
+        return existing
+    payment = Payment(
+        order_id=order.id,
+        provider=provider.name,
+        status=PaymentStatus.PENDING,
+        amount=order.total,
+        currency=order.currency,
+        token=secrets.token_urlsafe(24),
+        created_at=now,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def payment_by_token(session: Session, token: str) -> Payment | None:
+    return session.scalars(select(Payment).filter_by(token=token)).first()
+
+
+def handle_notification(
+    session: Session, provider: PaymentProvider, body: bytes, headers: Mapping[str, str], now: datetime
+) -> str:
+    """Verify and apply one notification; returns the outcome recorded for it."""
+    note = provider.verify(body, headers, now)
+    try:
+        with session.begin_nested():
+            seen = PaymentNotification(provider=provider.name, notify_id=note.notify_id, outcome="new")
+            session.add(seen)
+            session.flush()
+    except IntegrityError:
+        return "duplicate"
+    payment = session.scalars(
+        select(Payment).filter_by(token=note.payment_token, provider=provider.name).with_for_update()
+    ).first()
+    seen.outcome = _apply(session, payment, note, now) if payment else "unknown_payment"
+    seen.payment_id = payment.id if payment else None
+    log.info("payment notification %s: %s", provider.name, seen.outcome)
+    return seen.outcome
+
+
+def _apply(session: Session, payment: Payment, note: Notification, now: datetime) -> str:
+    if (note.amount, note.currency) != (payment.amount, payment.currency):
+        return "amount_mismatch"
+    if payment.status == PaymentStatus.CAPTURED:
+        return "already_captured"
+    if not note.succeeded:
+        payment.status = PaymentStatus.FAILED
+        return "failed"
+    order = orders.lock_order(session, payment.order_id)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        # Money arrived for an order that can no longer be paid: never revive it.
+        return "order_not_payable"
+    payment.status, payment.provider_ref, payment.captured_at = PaymentStatus.CAPTURED, note.provider_ref, now
+    orders.mark_paid(session, order, payment.provider, now)
+    return "captured"
+
+
+class _SandboxBody(BaseModel):
+    notify_id: str
+    payment_token: str
+    txn_id: str
+    amount: int
+    currency: str
+    status: str
+    timestamp: int
+
+
+class SandboxProvider:
+    """A local stand-in for a real gateway: a test pay page plus HMAC-signed notifications."""
+
+    name = "sandbox"
+    SIGNATURE_HEADER = "x-sandbox-signature"
+    MAX_AGE = timedelta(minutes=10)
+
+    def __init__(self, secret: bytes, base_url: str) -> None:
+        self._secret = secret
+        self._base_url = base_url.rstrip("/")
+
+    def payment_url(self, payment: Payment) -> str:
+        return f"{self._base_url}/pay/{payment.token}"
+
+    def sign(self, body: bytes) -> str:
+        return hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+
+    def notification_for(self, payment: Payment, now: datetime) -> tuple[bytes, dict[str, str]]:
+        """What the sandbox 'gateway' sends after the customer pays on the test page."""
+        body = json.dumps(
+            {
+                "notify_id": uuid.uuid4().hex,
+                "payment_token": payment.token,
+                "txn_id": f"sbx_{uuid.uuid4().hex[:20]}",
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "status": "succeeded",
+                "timestamp": int(now.timestamp()),
+            }
+        ).encode()
+        return body, {self.SIGNATURE_HEADER: self.sign(body)}
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Notification:
+        signature = {k.lower(): v for k, v in headers.items()}.get(self.SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(signature, self.sign(body)):
+            raise DomainError(ErrorCode.BAD_NOTIFICATION, reason="signature")
+        try:
+            data = _SandboxBody.model_validate_json(body)
+        except ValidationError as exc:
+            raise DomainError(ErrorCode.BAD_NOTIFICATION, reason="malformed") from exc
+        if abs(now.timestamp() - data.timestamp) > self.MAX_AGE.total_seconds():
+            raise DomainError(ErrorCode.BAD_NOTIFICATION, reason="stale")
+        return Notification(
+            notify_id=data.notify_id,
+            payment_token=data.payment_token,
+            provider_ref=data.txn_id,
+            amount=data.amount,
+            currency=data.currency,
+            succeeded=data.status == "succeeded",
+        )

@@ -1,0 +1,115 @@
+"""The services a conversation may use, bound to one customer and one transaction.
+
+Dialogs call these and never touch the session. Each change runs in a savepoint, so a rule
+that says no (DomainError) leaves nothing half-done while the transcript still commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store import carts, catalog, customers, orders, payments
+from store.models import Address, Order, Product, Variant
+from store.search import SearchIndex, SearchQuery, SearchResult
+
+T = TypeVar("T")
+
+
+@dataclass
+class Shop:
+    session: Session
+    customer_id: int
+    identity_id: int | None
+    now: datetime
+    search_index: SearchIndex
+    payment_provider: payments.PaymentProvider
+    payment_timeout: timedelta
+
+    @contextmanager
+    def _change(self) -> Iterator[None]:
+        with self.session.begin_nested():
+            yield
+
+    def _mutate(self, fn: Callable[[], T]) -> T:
+        with self._change():
+            return fn()
+
+    # catalog
+    def search(self, query: SearchQuery) -> tuple[SearchResult, list[Product]]:
+        result = self.search_index.search(self.session, query)
+        found = {p.id: p for p in self.session.scalars(select(Product).where(Product.id.in_(result.product_ids)))}
+        return result, [found[i] for i in result.product_ids if i in found]
+
+    def search_terms(self, text: str) -> list[str]:
+        return self.search_index.terms(self.session, text)
+
+    def product(self, product_id: int) -> Product:
+        return catalog.product_by_id(self.session, product_id)
+
+    def variant(self, sku: str) -> Variant:
+        return catalog.variant_by_sku(self.session, sku)
+
+    def categories(self) -> list[catalog.Category]:
+        return catalog.categories(self.session)
+
+    # cart
+    def cart(self) -> carts.CartView:
+        return carts.get_cart(self.session, self.customer_id)
+
+    def add_to_cart(self, sku: str, quantity: int) -> None:
+        self._mutate(lambda: carts.add_to_cart(self.session, self.customer_id, sku, quantity))
+
+    def set_quantity(self, sku: str, quantity: int) -> None:
+        self._mutate(lambda: carts.set_quantity(self.session, self.customer_id, sku, quantity))
+
+    def remove_from_cart(self, sku: str) -> None:
+        self._mutate(lambda: carts.remove_line(self.session, self.customer_id, sku))
+
+    def clear_cart(self) -> None:
+        self._mutate(lambda: carts.clear_cart(self.session, self.customer_id))
+
+    # checkout
+    def saved_addresses(self) -> list[Address]:
+        return customers.saved_addresses(self.session, self.customer_id)
+
+    def saved_address(self, address_id: int) -> Address | None:
+        return customers.get_address(self.session, self.customer_id, address_id)
+
+    def validate_contact(self, field: str, value: str) -> str:
+        """A checkout field in its stored form, or a DomainError saying what is wrong."""
+        check = {"name": customers.clean_name, "phone": customers.normalize_phone,
+                 "address": customers.clean_address}[field]
+        return check(value)
+
+    def place_order(self, name: str, phone: str, address: str, language: str) -> Order:
+        recipient = orders.Recipient(self.customer_id, self.identity_id, language)
+        shipping = orders.ShippingDetails(name, phone, address)
+        return self._mutate(
+            lambda: orders.place_order(self.session, recipient, shipping, self.now, self.payment_timeout)
+        )
+
+    # orders and payment
+    def orders(self) -> list[Order]:
+        return orders.list_orders(self.session, self.customer_id)
+
+    def order(self, number: str) -> Order:
+        return orders.get_order(self.session, self.customer_id, number)
+
+    def cancel_order(self, number: str) -> Order:
+        return self._mutate(
+            lambda: orders.cancel_order(self.session, self.customer_id, number, "customer", self.now)
+        )
+
+    def payment_link(self, number: str) -> str:
+        """A link to pay an unpaid order; ORDER_NOT_PAYABLE if it is paid or cancelled."""
+        order = self.order(number)
+        payment = self._mutate(
+            lambda: payments.start_payment(self.session, self.payment_provider, order, self.now)
+        )
+        return self.payment_provider.payment_url(payment)
