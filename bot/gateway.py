@@ -60,6 +60,7 @@ class Gateway:
             if message is None:
                 original = conversations.inbound_by_key(s, _key(inbound))
                 replies = conversations.replies_to(s, original.id) if original else []
+                uow.commit()  # nothing new; ends the transaction without expiring what we return
                 return Handled(original, replies, duplicate=True)
             identity.last_inbound_at = now
             if conversation.mode != ConversationMode.BOT:

@@ -14,4 +14,7 @@ def render(template: str, params: dict[str, Any], language: str) -> list[Outboun
                  total=money(params["total"], params["currency"]))
         button = Button(t(language, "buttons.orders"), payload("order", n=params["number"]))
         return [Outbound(text=text, buttons=(button,))]
+    if template == "order_expired":
+        text = t(language, "notifications.order_expired", number=params["number"])
+        return [Outbound(text=text, buttons=(Button(t(language, "buttons.categories"), "browse_categories"),))]
     raise KeyError(f"unknown notification template {template!r}")

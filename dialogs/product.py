@@ -140,8 +140,9 @@ def add_intent(ctx: Ctx) -> list[Outbound]:
         v for v in product.variants
         if (color is None or v.color == color) and (size is None or v.size.upper() == size.upper())
     ]
-    if ctx.state.sku and not (color or size or ctx.entity("ordinal")):
-        matches = [v for v in product.variants if v.sku == ctx.state.sku] or matches
+    if len(matches) > 1 and color is None and ctx.state.search.get("color"):
+        # The colour searched for ("红色的T恤") still applies to "两件M码的".
+        matches = [v for v in matches if v.color == ctx.state.search["color"]] or matches
     if len(matches) == 1:
         return add_variant(ctx, matches[0], quantity)
     if not matches:

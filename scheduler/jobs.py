@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from scheduler.dispatcher import dispatch_due
+from store import orders
+from store.models import utcnow
+from store.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
@@ -17,6 +20,14 @@ log = logging.getLogger(__name__)
 
 def dispatch_outbox(app: App) -> None:
     dispatch_due(app.sessions, app.channels)
+
+
+def cancel_unpaid_orders(app: App) -> None:
+    with UnitOfWork(app.sessions) as uow:
+        cancelled = orders.cancel_expired(uow.session, utcnow())
+        uow.commit()
+    if cancelled:
+        log.info("cancelled %d unpaid orders after the payment timeout", len(cancelled))
 
 
 def start_scheduler(app: App) -> BackgroundScheduler:
@@ -29,6 +40,10 @@ def start_scheduler(app: App) -> BackgroundScheduler:
         id="dispatch_outbox",
         max_instances=1,
         coalesce=True,
+    )
+    scheduler.add_job(
+        cancel_unpaid_orders, "interval", args=[app], seconds=30, id="cancel_unpaid_orders",
+        max_instances=1, coalesce=True,
     )
     scheduler.start()
     return scheduler

@@ -134,12 +134,35 @@ def cancel_order(
     order = lock_order(session, get_order(session, customer_id, number).id)
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, number=order.number, status=order.status)
+    _cancel(session, order, actor, now)
+    return order
+
+
+def _cancel(session: Session, order: Order, actor: str, now: datetime) -> None:
     for line in order.lines:
         stock.release(session, line.variant_id, line.quantity)
     order.status, order.payment_status = OrderStatus.CANCELLED, PaymentStatus.VOIDED
     order.cancelled_at = now
     _record(session, order, "cancelled", OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED, actor, now)
-    return order
+
+
+def cancel_expired(session: Session, now: datetime, limit: int = 100) -> list[str]:
+    """Cancel unpaid orders past their pay-by time, releasing stock; safe on many workers."""
+    expired = list(
+        session.scalars(
+            select(Order)
+            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.pay_by <= now)
+            .order_by(Order.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for order in expired:
+        _cancel(session, order, "payment_timeout", now)
+        if order.identity_id is not None:
+            outbox.enqueue(session, order.identity_id, "order_expired", {"number": order.number},
+                           order.language, f"order_expired:{order.id}", now)
+    return [order.number for order in expired]
 
 
 def mark_paid(session: Session, order: Order, provider: str, now: datetime) -> None:

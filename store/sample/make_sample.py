@@ -22,7 +22,8 @@ IMAGE_DIR = HERE / "images"
 CATALOG_PATH = HERE / "catalog.json"
 
 # Canonical colours: name -> (SKU code, RGB used for the images).
-COLOURS: dict[str, tuple[str, tuple[int, int, int]]] = {
+RGB = tuple[int, int, int]
+COLOURS: dict[str, tuple[str, RGB]] = {
     "red": ("RED", (214, 48, 49)),
     "blue": ("BLU", (52, 120, 214)),
     "navy": ("NAV", (32, 48, 96)),
@@ -67,6 +68,10 @@ BRANDS: dict[str, list[str]] = {
 
 CLOTHING_SIZES = ["S", "M", "L", "XL", "XXL"]
 SHOE_SIZES = [str(n) for n in range(36, 46)]
+SIZE_RUNS: dict[str, dict[str, list[str]]] = {  # sizing -> audience -> sizes
+    "clothing": {"女": CLOTHING_SIZES[:4], "男": CLOTHING_SIZES[1:], "": CLOTHING_SIZES},
+    "shoes": {"女": SHOE_SIZES[:5], "男": SHOE_SIZES[3:], "": SHOE_SIZES},
+}
 
 
 class ProductType(NamedTuple):
@@ -79,9 +84,9 @@ class ProductType(NamedTuple):
 
 
 class Feature(NamedTuple):
-    tags: list[tuple[str, str]]
-    en: str
+    en: str  # first sentence of the description
     zh: str
+    tags: list[tuple[str, str]]  # (en, zh) search keywords
 
 
 EVERYDAY_SPORT = ("Made for running, gym sessions and team sports.", "跑步、健身、球类运动都适用。")
@@ -90,6 +95,7 @@ SHOE_EVERYDAY = (
     "百搭款式，配牛仔裤、休闲裤或裙子都好看。",
 )
 
+# fmt: off
 TYPES: dict[str, ProductType] = {
     "tee": ProductType(
         "tee", "clothing", (49, 129), "white black grey navy red blue green yellow pink beige",
@@ -306,91 +312,177 @@ TYPES: dict[str, ProductType] = {
 }
 
 FEATURES: dict[str, Feature] = {
-    "cotton": Feature([("cotton", "纯棉")], "Made from soft, breathable cotton that is gentle on skin.", "柔软透气的纯棉材质，亲肤舒适。"),
-    "heavyweight": Feature([("heavyweight", "重磅"), ("oversized", "宽松")], "Heavyweight 260 g cotton with dropped shoulders and a boxy fit.", "260克重磅纯棉，落肩宽松版型，挺括有型。"),
-    "stretch": Feature([("stretch", "弹力")], "A touch of elastane gives easy stretch and freedom of movement.", "面料含适量氨纶，弹力好，活动自如。"),
-    "print": Feature([("print", "印花")], "A bold print that stays bright wash after wash.", "印花清晰，多次洗涤不易褪色。"),
-    "linen": Feature([("linen", "亚麻"), ("summer", "夏季")], "A breathable linen blend that keeps you cool in hot weather.", "亚麻混纺面料透气凉爽，炎热天气也清爽。"),
-    "quickdry": Feature([("quick-dry", "速干")], "Lightweight quick-dry fabric that wicks sweat and dries fast.", "轻薄速干面料，吸湿排汗，干得快。"),
-    "organic": Feature([("organic cotton", "有机棉")], "Made from certified organic cotton grown without harsh chemicals.", "采用认证有机棉，种植过程更环保。"),
-    "stripe": Feature([("stripes", "条纹")], "Classic yarn-dyed stripes with a crisp, timeless look.", "经典色织条纹，简洁耐看。"),
-    "modal": Feature([("modal", "莫代尔"), ("summer", "夏季")], "Silky modal that feels cool and smooth against the skin.", "莫代尔面料丝滑冰爽，贴身穿很舒服。"),
-    "waffle": Feature([("waffle knit", "华夫格")], "A textured waffle knit that traps warmth without bulk.", "华夫格肌理针织，轻薄又保暖。"),
-    "pique": Feature([("pique", "珠地棉")], "Breathable cotton pique with a crisp ribbed collar.", "透气珠地棉面料，罗纹领挺括不易变形。"),
-    "oxford": Feature([("oxford", "牛津纺")], "Durable oxford cotton that softens nicely with wear.", "结实的牛津纺纯棉，越穿越柔软。"),
-    "noniron": Feature([("non-iron", "免烫"), ("business", "商务")], "A non-iron finish keeps it crisp straight out of the wash.", "免烫工艺，洗后依然平整挺括。"),
-    "satin": Feature([("satin", "缎面")], "Fluid satin with a soft sheen that drapes beautifully.", "缎面光泽柔和，垂感出众。"),
-    "denim": Feature([("denim", "牛仔")], "Cut from sturdy cotton denim that fades nicely over time.", "结实的纯棉牛仔布，越穿越有味道。"),
-    "stretchdenim": Feature([("denim", "牛仔"), ("stretch", "弹力")], "Stretch denim that hugs your shape and keeps it all day.", "弹力牛仔面料，贴合身形，久穿不松垮。"),
-    "flannel": Feature([("flannel", "法兰绒"), ("warm", "保暖")], "Brushed flannel that feels soft and warm.", "磨毛法兰绒，柔软又暖和。"),
-    "corduroy": Feature([("corduroy", "灯芯绒"), ("retro", "复古")], "Soft corduroy with a vintage feel for autumn and winter.", "柔软灯芯绒面料，复古感十足，适合秋冬。"),
-    "chiffon": Feature([("chiffon", "雪纺"), ("summer", "夏季")], "Light, airy chiffon that moves with you.", "轻盈飘逸的雪纺面料，走动间很灵动。"),
-    "bamboo": Feature([("bamboo", "竹纤维")], "Bamboo fibre is naturally soft, breathable and quick to dry.", "竹纤维天然柔软，透气速干。"),
-    "chambray": Feature([("chambray", "青年布")], "Light chambray with the look of denim and the feel of a cotton shirt.", "轻薄青年布，有牛仔的质感，穿着却像棉衬衫一样舒适。"),
-    "seersucker": Feature([("seersucker", "泡泡纱"), ("summer", "夏季")], "Puckered seersucker sits away from the skin to keep you cool.", "泡泡纱面料不贴身，夏天穿更凉快。"),
-    "twill": Feature([("workwear", "工装"), ("pockets", "多口袋")], "Tough cotton twill with plenty of useful pockets.", "耐磨斜纹棉布，多口袋设计很实用。"),
-    "poplin": Feature([("poplin", "府绸")], "Crisp cotton poplin that looks fresh all day.", "挺括纯棉府绸，一整天都清爽利落。"),
-    "drape": Feature([("drape", "垂感")], "Fluid, drapey fabric that flatters and resists creasing.", "垂感面料显瘦有型，不易起皱。"),
-    "wool": Feature([("wool", "羊毛"), ("winter", "冬季")], "A warm wool blend that holds its shape.", "保暖羊毛混纺，挺括不易变形。"),
-    "fleecelined": Feature([("fleece-lined", "加绒"), ("winter", "冬季")], "A brushed fleece lining keeps the cold out.", "内里加绒，冬天穿也不冷。"),
-    "icesilk": Feature([("ice silk", "冰丝"), ("summer", "夏季")], "Cool-touch ice silk that stays comfortable in summer heat.", "冰丝面料触感清凉，炎热夏天也舒适。"),
-    "knit": Feature([("knit", "针织"), ("warm", "保暖")], "A cosy knit that is warm without feeling heavy.", "温暖的针织质地，保暖又不厚重。"),
-    "velvet": Feature([("velvet", "丝绒")], "Plush velvet with a rich, soft sheen.", "丝绒质感细腻，光泽高级。"),
-    "lace": Feature([("lace", "蕾丝"), ("party", "派对")], "Delicate lace over a soft lining.", "精致蕾丝搭配柔软内衬，优雅大方。"),
-    "jacquard": Feature([("qipao", "旗袍"), ("jacquard", "提花")], "Jacquard fabric with a subtle woven pattern and a mandarin collar.", "提花面料暗纹精致，搭配经典立领。"),
-    "sweat": Feature([("cotton", "纯棉"), ("casual", "休闲")], "Soft cotton-blend jersey with a brushed inside.", "柔软棉质卫衣面料，内里磨毛更亲肤。"),
-    "fleece": Feature([("fleece", "抓绒"), ("warm", "保暖")], "Soft polar fleece that is light, warm and quick to dry.", "柔软摇粒绒，轻盈保暖，干得快。"),
-    "down": Feature([("down", "羽绒"), ("winter", "冬季")], "Filled with 90% duck down for serious warmth at a light weight.", "90%白鸭绒填充，轻盈又保暖。"),
-    "waterproof": Feature([("waterproof", "防水")], "Waterproof construction keeps you dry through rain and puddles.", "防水设计，雨天出行不怕湿。"),
-    "trench": Feature([("trench", "风衣"), ("classic", "经典")], "Water-repellent cotton gabardine with a belted waist.", "防泼水棉质华达呢，配腰带收腰显瘦。"),
-    "windproof": Feature([("windproof", "防风"), ("lightweight", "轻薄")], "Windproof and light, it packs into its own pocket.", "防风轻薄，可收纳进自身口袋。"),
-    "leather": Feature([("leather", "真皮")], "Crafted from genuine leather that softens and ages beautifully.", "精选头层牛皮，越用越有质感。"),
-    "pu": Feature([("vegan leather", "PU皮")], "Soft, durable faux leather that wipes clean easily.", "柔软耐用的PU皮革，污渍轻松擦净。"),
-    "nylon": Feature([("nylon", "尼龙"), ("lightweight", "轻便")], "Light, tear-resistant nylon that shrugs off light rain.", "轻便耐磨尼龙面料，小雨也不怕。"),
-    "tweed": Feature([("tweed", "小香风")], "Textured tweed with frayed edges for a polished look.", "粗花呢面料搭配毛边设计，优雅有气质。"),
-    "quilted": Feature([("quilted", "菱格")], "Diamond quilting gives a classic, structured look.", "经典菱格绗缝，立体有型。"),
-    "softshell": Feature([("softshell", "软壳"), ("outdoor", "户外")], "Stretchy softshell that blocks wind and light rain.", "弹力软壳面料，防风防泼水。"),
-    "baseball": Feature([("varsity", "棒球服"), ("retro", "复古")], "A wool-blend body with contrast sleeves and ribbed trims.", "羊毛混纺衣身搭配撞色袖，经典罗纹收口。"),
-    "mesh": Feature([("breathable", "透气"), ("lightweight", "轻量")], "An engineered mesh upper keeps feet cool mile after mile.", "工程网面鞋面，透气不闷脚。"),
-    "cushion": Feature([("cushioning", "缓震")], "A thick, springy foam midsole cushions every stride.", "加厚回弹中底，每一步都有缓冲。"),
-    "carbon": Feature([("carbon plate", "碳板"), ("racing", "竞速")], "A full-length carbon plate and responsive foam for a fast toe-off.", "全掌碳板搭配高回弹中底，推进力强。"),
-    "trail": Feature([("trail", "越野"), ("non-slip", "防滑")], "Grippy lugs and a protective toe cap handle rocky trails.", "深齿防滑大底和护趾设计，轻松应对山路。"),
-    "stability": Feature([("support", "支撑"), ("cushioning", "缓震")], "A firm medial post gives extra support for overpronators.", "内侧稳定支撑设计，适合容易足内翻的跑者。"),
-    "flyknit": Feature([("knit", "飞织"), ("lightweight", "轻便")], "A sock-like knit upper that flexes with your foot.", "一体飞织鞋面，像袜子一样贴合。"),
-    "platform": Feature([("platform", "厚底"), ("height boost", "增高")], "A 4 cm platform adds height without losing comfort.", "4厘米厚底，增高又舒适。"),
-    "chunky": Feature([("chunky", "老爹鞋"), ("retro", "复古")], "Layered panels and a chunky sole for a retro look.", "多层拼接搭配厚底，复古感十足。"),
-    "suede": Feature([("suede", "麂皮")], "A soft suede upper on a grippy rubber sole.", "柔软麂皮鞋面，配防滑橡胶底。"),
-    "canvas": Feature([("canvas", "帆布")], "Durable cotton canvas that is easy to look after.", "耐磨纯棉帆布，好打理。"),
-    "soft": Feature([("comfort", "舒适")], "A padded insole and soft lining for all-day comfort.", "软垫鞋垫和柔软内里，久穿舒适。"),
-    "grip": Feature([("non-slip", "防滑")], "A grippy rubber outsole holds firm on wet surfaces.", "防滑橡胶大底，湿滑路面也抓地。"),
-    "eva": Feature([("non-slip", "防滑"), ("soft", "软底")], "A thick, cloud-soft EVA sole that feels like walking on air.", "加厚EVA软底，脚感软弹如踩云朵。"),
-    "laptop": Feature([("laptop", "电脑包"), ("commute", "通勤")], "A padded sleeve fits laptops up to 15.6 inches.", "独立加厚电脑仓，可放15.6英寸笔记本。"),
-    "outdoor": Feature([("hiking", "登山"), ("outdoor", "户外")], "A ventilated back panel and hip belt for long hikes.", "透气背板和可调节腰带，长途徒步更省力。"),
-    "straw": Feature([("straw", "草编"), ("summer", "夏季")], "Hand-woven straw that is light and breezy for summer.", "手工草编，轻盈透气，夏日感满满。"),
-    "gym": Feature([("gym", "健身"), ("sports", "运动")], "A separate wet pocket keeps damp kit away from clean clothes.", "独立干湿分离仓，湿衣物与干净衣物分开放。"),
-    "sport": Feature([("sports", "运动")], "Light and secure, it stays put while you move.", "轻便贴合，运动时稳固不晃动。"),
-    "uv": Feature([("sun protection", "防晒"), ("summer", "夏季")], "UPF 50+ fabric blocks strong summer sun.", "UPF50+防晒面料，抵御夏日强烈紫外线。"),
-    "retro": Feature([("retro", "复古")], "Round metal frames with a vintage feel.", "复古圆形金属框，文艺范十足。"),
-    "cashmere": Feature([("cashmere", "羊绒"), ("winter", "冬季")], "A cashmere blend that is incredibly soft and warm.", "羊绒混纺，软糯又保暖。"),
-    "silk": Feature([("silk", "真丝")], "Pure mulberry silk with a smooth, light touch.", "100%桑蚕丝，顺滑轻盈。"),
-    "merino": Feature([("merino", "美利奴"), ("hiking", "徒步")], "Merino wool regulates temperature and resists odour.", "美利奴羊毛调节温度，不易产生异味。"),
-    "polarized": Feature([("polarized", "偏光"), ("driving", "开车")], "Polarized lenses cut glare from roads and water.", "偏光镜片有效减少路面和水面反光。"),
-    "touchscreen": Feature([("touchscreen", "触屏"), ("winter", "冬季")], "Conductive fingertips let you use your phone with them on.", "指尖可触屏，不用摘手套也能玩手机。"),
-    "compression": Feature([("compression", "紧身"), ("sports", "运动")], "A compression fit supports muscles and helps recovery.", "压缩贴合设计，支撑肌肉、帮助恢复。"),
-    "seamless": Feature([("seamless", "无缝"), ("gym", "健身")], "Seamless knit construction means no chafing on long workouts.", "无缝针织工艺，长时间运动也不磨皮。"),
-    "bramed": Feature([("medium support", "中强度")], "Medium support for yoga, pilates and gym sessions.", "中强度支撑，适合瑜伽、普拉提和健身。"),
-    "brahigh": Feature([("high impact", "高强度"), ("shockproof", "防震")], "High-impact support with wide straps for running and jumping.", "高强度防震，宽肩带设计，跑跳都稳定。"),
-    "ceramic": Feature([("ceramic", "陶瓷")], "Glazed ceramic that is microwave and dishwasher safe.", "釉面陶瓷，可微波炉加热，可洗碗机清洗。"),
-    "stoneware": Feature([("stoneware", "粗陶"), ("handmade", "手作")], "Handmade stoneware with a soft matte glaze.", "手工粗陶，哑光釉面质感温润。"),
-    "glass": Feature([("glass", "玻璃"), ("heat-resistant", "耐热")], "Double-wall borosilicate glass keeps drinks hot and hands cool.", "双层高硼硅玻璃，隔热不烫手。"),
-    "insulated": Feature([("insulated", "保温"), ("stainless steel", "不锈钢")], "Vacuum-insulated steel keeps drinks hot for 6 hours.", "真空不锈钢内胆，保温6小时。"),
-    "enamel": Feature([("enamel", "搪瓷"), ("retro", "复古")], "Classic enamel that is tough enough for camping trips.", "经典搪瓷材质，露营出行也耐用。"),
-    "memory": Feature([("memory foam", "记忆棉"), ("neck support", "护颈")], "Slow-rebound memory foam supports your neck as you sleep.", "慢回弹记忆棉，睡觉时贴合支撑颈椎。"),
-    "downalt": Feature([("soft", "柔软"), ("hypoallergenic", "防过敏")], "Fluffy microfibre fill with the feel of down, minus the allergens.", "羽丝绒填充，蓬松柔软，不易过敏。"),
-    "weighted": Feature([("weighted", "重力被"), ("sleep", "助眠")], "Evenly spread glass beads give a calming, hug-like pressure.", "均匀分布的玻璃珠，像拥抱一样安心助眠。"),
-    "soy": Feature([("soy wax", "大豆蜡"), ("scented", "香薰")], "Natural soy wax with a clean, even burn of about 40 hours.", "天然大豆蜡，燃烧均匀，约可燃40小时。"),
-    "lavender": Feature([("lavender", "薰衣草"), ("sleep", "助眠")], "A calming lavender scent to help you unwind before bed.", "舒缓薰衣草香气，睡前帮助放松。"),
-}  # fmt: skip
+    "cotton": Feature("Made from soft, breathable cotton that is gentle on skin.",
+                      "柔软透气的纯棉材质，亲肤舒适。", [("cotton", "纯棉")]),
+    "heavyweight": Feature("Heavyweight 260 g cotton with dropped shoulders and a boxy fit.",
+                           "260克重磅纯棉，落肩宽松版型，挺括有型。", [("heavyweight", "重磅"), ("oversized", "宽松")]),
+    "stretch": Feature("A touch of elastane gives easy stretch and freedom of movement.",
+                       "面料含适量氨纶，弹力好，活动自如。", [("stretch", "弹力")]),
+    "print": Feature("A bold print that stays bright wash after wash.",
+                     "印花清晰，多次洗涤不易褪色。", [("print", "印花")]),
+    "linen": Feature("A breathable linen blend that keeps you cool in hot weather.",
+                     "亚麻混纺面料透气凉爽，炎热天气也清爽。", [("linen", "亚麻"), ("summer", "夏季")]),
+    "quickdry": Feature("Lightweight quick-dry fabric that wicks sweat and dries fast.",
+                        "轻薄速干面料，吸湿排汗，干得快。", [("quick-dry", "速干")]),
+    "organic": Feature("Made from certified organic cotton grown without harsh chemicals.",
+                       "采用认证有机棉，种植过程更环保。", [("organic cotton", "有机棉")]),
+    "stripe": Feature("Classic yarn-dyed stripes with a crisp, timeless look.",
+                      "经典色织条纹，简洁耐看。", [("stripes", "条纹")]),
+    "modal": Feature("Silky modal that feels cool and smooth against the skin.",
+                     "莫代尔面料丝滑冰爽，贴身穿很舒服。", [("modal", "莫代尔"), ("summer", "夏季")]),
+    "waffle": Feature("A textured waffle knit that traps warmth without bulk.",
+                      "华夫格肌理针织，轻薄又保暖。", [("waffle knit", "华夫格")]),
+    "pique": Feature("Breathable cotton pique with a crisp ribbed collar.",
+                     "透气珠地棉面料，罗纹领挺括不易变形。", [("pique", "珠地棉")]),
+    "oxford": Feature("Durable oxford cotton that softens nicely with wear.",
+                      "结实的牛津纺纯棉，越穿越柔软。", [("oxford", "牛津纺")]),
+    "noniron": Feature("A non-iron finish keeps it crisp straight out of the wash.",
+                       "免烫工艺，洗后依然平整挺括。", [("non-iron", "免烫"), ("business", "商务")]),
+    "satin": Feature("Fluid satin with a soft sheen that drapes beautifully.",
+                     "缎面光泽柔和，垂感出众。", [("satin", "缎面")]),
+    "denim": Feature("Cut from sturdy cotton denim that fades nicely over time.",
+                     "结实的纯棉牛仔布，越穿越有味道。", [("denim", "牛仔")]),
+    "stretchdenim": Feature("Stretch denim that hugs your shape and keeps it all day.",
+                            "弹力牛仔面料，贴合身形，久穿不松垮。", [("denim", "牛仔"), ("stretch", "弹力")]),
+    "flannel": Feature("Brushed flannel that feels soft and warm.",
+                       "磨毛法兰绒，柔软又暖和。", [("flannel", "法兰绒"), ("warm", "保暖")]),
+    "corduroy": Feature("Soft corduroy with a vintage feel for autumn and winter.",
+                        "柔软灯芯绒面料，复古感十足，适合秋冬。", [("corduroy", "灯芯绒"), ("retro", "复古")]),
+    "chiffon": Feature("Light, airy chiffon that moves with you.",
+                       "轻盈飘逸的雪纺面料，走动间很灵动。", [("chiffon", "雪纺"), ("summer", "夏季")]),
+    "bamboo": Feature("Bamboo fibre is naturally soft, breathable and quick to dry.",
+                      "竹纤维天然柔软，透气速干。", [("bamboo", "竹纤维")]),
+    "chambray": Feature("Light chambray with the look of denim and the feel of a cotton shirt.",
+                        "轻薄青年布，有牛仔的质感，穿着却像棉衬衫一样舒适。", [("chambray", "青年布")]),
+    "seersucker": Feature("Puckered seersucker sits away from the skin to keep you cool.",
+                          "泡泡纱面料不贴身，夏天穿更凉快。", [("seersucker", "泡泡纱"), ("summer", "夏季")]),
+    "twill": Feature("Tough cotton twill with plenty of useful pockets.",
+                     "耐磨斜纹棉布，多口袋设计很实用。", [("workwear", "工装"), ("pockets", "多口袋")]),
+    "poplin": Feature("Crisp cotton poplin that looks fresh all day.",
+                      "挺括纯棉府绸，一整天都清爽利落。", [("poplin", "府绸")]),
+    "drape": Feature("Fluid, drapey fabric that flatters and resists creasing.",
+                     "垂感面料显瘦有型，不易起皱。", [("drape", "垂感")]),
+    "wool": Feature("A warm wool blend that holds its shape.",
+                    "保暖羊毛混纺，挺括不易变形。", [("wool", "羊毛"), ("winter", "冬季")]),
+    "fleecelined": Feature("A brushed fleece lining keeps the cold out.",
+                           "内里加绒，冬天穿也不冷。", [("fleece-lined", "加绒"), ("winter", "冬季")]),
+    "icesilk": Feature("Cool-touch ice silk that stays comfortable in summer heat.",
+                       "冰丝面料触感清凉，炎热夏天也舒适。", [("ice silk", "冰丝"), ("summer", "夏季")]),
+    "knit": Feature("A cosy knit that is warm without feeling heavy.",
+                    "温暖的针织质地，保暖又不厚重。", [("knit", "针织"), ("warm", "保暖")]),
+    "velvet": Feature("Plush velvet with a rich, soft sheen.",
+                      "丝绒质感细腻，光泽高级。", [("velvet", "丝绒")]),
+    "lace": Feature("Delicate lace over a soft lining.",
+                    "精致蕾丝搭配柔软内衬，优雅大方。", [("lace", "蕾丝"), ("party", "派对")]),
+    "jacquard": Feature("Jacquard fabric with a subtle woven pattern and a mandarin collar.",
+                        "提花面料暗纹精致，搭配经典立领。", [("qipao", "旗袍"), ("jacquard", "提花")]),
+    "sweat": Feature("Soft cotton-blend jersey with a brushed inside.",
+                     "柔软棉质卫衣面料，内里磨毛更亲肤。", [("cotton", "纯棉"), ("casual", "休闲")]),
+    "fleece": Feature("Soft polar fleece that is light, warm and quick to dry.",
+                      "柔软摇粒绒，轻盈保暖，干得快。", [("fleece", "抓绒"), ("warm", "保暖")]),
+    "down": Feature("Filled with 90% duck down for serious warmth at a light weight.",
+                    "90%白鸭绒填充，轻盈又保暖。", [("down", "羽绒"), ("winter", "冬季")]),
+    "waterproof": Feature("Waterproof construction keeps you dry through rain and puddles.",
+                          "防水设计，雨天出行不怕湿。", [("waterproof", "防水")]),
+    "trench": Feature("Water-repellent cotton gabardine with a belted waist.",
+                      "防泼水棉质华达呢，配腰带收腰显瘦。", [("trench", "风衣"), ("classic", "经典")]),
+    "windproof": Feature("Windproof and light, it packs into its own pocket.",
+                         "防风轻薄，可收纳进自身口袋。", [("windproof", "防风"), ("lightweight", "轻薄")]),
+    "leather": Feature("Crafted from genuine leather that softens and ages beautifully.",
+                       "精选头层牛皮，越用越有质感。", [("leather", "真皮")]),
+    "pu": Feature("Soft, durable faux leather that wipes clean easily.",
+                  "柔软耐用的PU皮革，污渍轻松擦净。", [("vegan leather", "PU皮")]),
+    "nylon": Feature("Light, tear-resistant nylon that shrugs off light rain.",
+                     "轻便耐磨尼龙面料，小雨也不怕。", [("nylon", "尼龙"), ("lightweight", "轻便")]),
+    "tweed": Feature("Textured tweed with frayed edges for a polished look.",
+                     "粗花呢面料搭配毛边设计，优雅有气质。", [("tweed", "小香风")]),
+    "quilted": Feature("Diamond quilting gives a classic, structured look.",
+                       "经典菱格绗缝，立体有型。", [("quilted", "菱格")]),
+    "softshell": Feature("Stretchy softshell that blocks wind and light rain.",
+                         "弹力软壳面料，防风防泼水。", [("softshell", "软壳"), ("outdoor", "户外")]),
+    "baseball": Feature("A wool-blend body with contrast sleeves and ribbed trims.",
+                        "羊毛混纺衣身搭配撞色袖，经典罗纹收口。", [("varsity", "棒球服"), ("retro", "复古")]),
+    "mesh": Feature("An engineered mesh upper keeps feet cool mile after mile.",
+                    "工程网面鞋面，透气不闷脚。", [("breathable", "透气"), ("lightweight", "轻量")]),
+    "cushion": Feature("A thick, springy foam midsole cushions every stride.",
+                       "加厚回弹中底，每一步都有缓冲。", [("cushioning", "缓震")]),
+    "carbon": Feature("A full-length carbon plate and responsive foam for a fast toe-off.",
+                      "全掌碳板搭配高回弹中底，推进力强。", [("carbon plate", "碳板"), ("racing", "竞速")]),
+    "trail": Feature("Grippy lugs and a protective toe cap handle rocky trails.",
+                     "深齿防滑大底和护趾设计，轻松应对山路。", [("trail", "越野"), ("non-slip", "防滑")]),
+    "stability": Feature("A firm medial post gives extra support for overpronators.",
+                         "内侧稳定支撑设计，适合容易足内翻的跑者。", [("support", "支撑"), ("cushioning", "缓震")]),
+    "flyknit": Feature("A sock-like knit upper that flexes with your foot.",
+                       "一体飞织鞋面，像袜子一样贴合。", [("knit", "飞织"), ("lightweight", "轻便")]),
+    "platform": Feature("A 4 cm platform adds height without losing comfort.",
+                        "4厘米厚底，增高又舒适。", [("platform", "厚底"), ("height boost", "增高")]),
+    "chunky": Feature("Layered panels and a chunky sole for a retro look.",
+                      "多层拼接搭配厚底，复古感十足。", [("chunky", "老爹鞋"), ("retro", "复古")]),
+    "suede": Feature("A soft suede upper on a grippy rubber sole.",
+                     "柔软麂皮鞋面，配防滑橡胶底。", [("suede", "麂皮")]),
+    "canvas": Feature("Durable cotton canvas that is easy to look after.",
+                      "耐磨纯棉帆布，好打理。", [("canvas", "帆布")]),
+    "soft": Feature("A padded insole and soft lining for all-day comfort.",
+                    "软垫鞋垫和柔软内里，久穿舒适。", [("comfort", "舒适")]),
+    "grip": Feature("A grippy rubber outsole holds firm on wet surfaces.",
+                    "防滑橡胶大底，湿滑路面也抓地。", [("non-slip", "防滑")]),
+    "eva": Feature("A thick, cloud-soft EVA sole that feels like walking on air.",
+                   "加厚EVA软底，脚感软弹如踩云朵。", [("non-slip", "防滑"), ("soft", "软底")]),
+    "laptop": Feature("A padded sleeve fits laptops up to 15.6 inches.",
+                      "独立加厚电脑仓，可放15.6英寸笔记本。", [("laptop", "电脑包"), ("commute", "通勤")]),
+    "outdoor": Feature("A ventilated back panel and hip belt for long hikes.",
+                       "透气背板和可调节腰带，长途徒步更省力。", [("hiking", "登山"), ("outdoor", "户外")]),
+    "straw": Feature("Hand-woven straw that is light and breezy for summer.",
+                     "手工草编，轻盈透气，夏日感满满。", [("straw", "草编"), ("summer", "夏季")]),
+    "gym": Feature("A separate wet pocket keeps damp kit away from clean clothes.",
+                   "独立干湿分离仓，湿衣物与干净衣物分开放。", [("gym", "健身"), ("sports", "运动")]),
+    "sport": Feature("Light and secure, it stays put while you move.",
+                     "轻便贴合，运动时稳固不晃动。", [("sports", "运动")]),
+    "uv": Feature("UPF 50+ fabric blocks strong summer sun.",
+                  "UPF50+防晒面料，抵御夏日强烈紫外线。", [("sun protection", "防晒"), ("summer", "夏季")]),
+    "retro": Feature("Round metal frames with a vintage feel.",
+                     "复古圆形金属框，文艺范十足。", [("retro", "复古")]),
+    "cashmere": Feature("A cashmere blend that is incredibly soft and warm.",
+                        "羊绒混纺，软糯又保暖。", [("cashmere", "羊绒"), ("winter", "冬季")]),
+    "silk": Feature("Pure mulberry silk with a smooth, light touch.",
+                    "100%桑蚕丝，顺滑轻盈。", [("silk", "真丝")]),
+    "merino": Feature("Merino wool regulates temperature and resists odour.",
+                      "美利奴羊毛调节温度，不易产生异味。", [("merino", "美利奴"), ("hiking", "徒步")]),
+    "polarized": Feature("Polarized lenses cut glare from roads and water.",
+                         "偏光镜片有效减少路面和水面反光。", [("polarized", "偏光"), ("driving", "开车")]),
+    "touchscreen": Feature("Conductive fingertips let you use your phone with them on.",
+                           "指尖可触屏，不用摘手套也能玩手机。", [("touchscreen", "触屏"), ("winter", "冬季")]),
+    "compression": Feature("A compression fit supports muscles and helps recovery.",
+                           "压缩贴合设计，支撑肌肉、帮助恢复。", [("compression", "紧身"), ("sports", "运动")]),
+    "seamless": Feature("Seamless knit construction means no chafing on long workouts.",
+                        "无缝针织工艺，长时间运动也不磨皮。", [("seamless", "无缝"), ("gym", "健身")]),
+    "bramed": Feature("Medium support for yoga, pilates and gym sessions.",
+                      "中强度支撑，适合瑜伽、普拉提和健身。", [("medium support", "中强度")]),
+    "brahigh": Feature("High-impact support with wide straps for running and jumping.",
+                       "高强度防震，宽肩带设计，跑跳都稳定。", [("high impact", "高强度"), ("shockproof", "防震")]),
+    "ceramic": Feature("Glazed ceramic that is microwave and dishwasher safe.",
+                       "釉面陶瓷，可微波炉加热，可洗碗机清洗。", [("ceramic", "陶瓷")]),
+    "stoneware": Feature("Handmade stoneware with a soft matte glaze.",
+                         "手工粗陶，哑光釉面质感温润。", [("stoneware", "粗陶"), ("handmade", "手作")]),
+    "glass": Feature("Double-wall borosilicate glass keeps drinks hot and hands cool.",
+                     "双层高硼硅玻璃，隔热不烫手。", [("glass", "玻璃"), ("heat-resistant", "耐热")]),
+    "insulated": Feature("Vacuum-insulated steel keeps drinks hot for 6 hours.",
+                         "真空不锈钢内胆，保温6小时。", [("insulated", "保温"), ("stainless steel", "不锈钢")]),
+    "enamel": Feature("Classic enamel that is tough enough for camping trips.",
+                      "经典搪瓷材质，露营出行也耐用。", [("enamel", "搪瓷"), ("retro", "复古")]),
+    "memory": Feature("Slow-rebound memory foam supports your neck as you sleep.",
+                      "慢回弹记忆棉，睡觉时贴合支撑颈椎。", [("memory foam", "记忆棉"), ("neck support", "护颈")]),
+    "downalt": Feature("Fluffy microfibre fill with the feel of down, minus the allergens.",
+                       "羽丝绒填充，蓬松柔软，不易过敏。", [("soft", "柔软"), ("hypoallergenic", "防过敏")]),
+    "weighted": Feature("Evenly spread glass beads give a calming, hug-like pressure.",
+                        "均匀分布的玻璃珠，像拥抱一样安心助眠。", [("weighted", "重力被"), ("sleep", "助眠")]),
+    "soy": Feature("Natural soy wax with a clean, even burn of about 40 hours.",
+                   "天然大豆蜡，燃烧均匀，约可燃40小时。", [("soy wax", "大豆蜡"), ("scented", "香薰")]),
+    "lavender": Feature("A calming lavender scent to help you unwind before bed.",
+                        "舒缓薰衣草香气，睡前帮助放松。", [("lavender", "薰衣草"), ("sleep", "助眠")]),
+}
+
+# fmt: on
 
 # One product per line: type | English name | Chinese name | feature | [colours] | [price]
 # Products without colours or price get them at random from the type's palette and range.
@@ -449,7 +541,7 @@ jeans | Men's Slim Straight Jeans | 男士修身直筒牛仔裤 | denim | blue b
 jeans | Women's High-Rise Skinny Jeans | 女士高腰修身牛仔裤 | stretchdenim | blue black
 jeans | Women's Wide-Leg Jeans | 女士高腰阔腿牛仔裤 | denim | blue
 jeans | Relaxed Tapered Jeans | 宽松锥形牛仔裤 | denim | blue grey
-jeans | Distressed Boyfriend Jeans | 破洞男友风牛仔裤 | denim | blue
+jeans | Women's Distressed Boyfriend Jeans | 女士破洞男友风牛仔裤 | denim | blue
 trousers | Men's Stretch Chinos | 男士弹力休闲裤 | stretch | beige navy
 trousers | Slim-Fit Cotton Chinos | 修身纯棉卡其裤 | cotton | beige brown
 trousers | Women's Wide-Leg Trousers | 女士垂感阔腿裤 | drape
@@ -663,16 +755,17 @@ def dots(xys: list[Point], r: float = 1.3, fill: str = "k") -> list[tuple]:
     return [("e", (x - r, y - r, x + r, y + r), fill) for x, y in xys]
 
 
+# fmt: off
 TEE = sym([(50, 24), (44, 22), (40, 16), (30, 18), (12, 34), (21, 46), (29, 40), (29, 86), (50, 86)])
 LONG = sym([(50, 24), (44, 22), (40, 16), (30, 18), (19, 28), (9, 74), (19, 77), (29, 42),
-            (29, 86), (50, 86)])  # fmt: skip
+            (29, 86), (50, 86)])
 COLLAR = pair(("p", [(40, 15), (50, 25), (43, 31), (36, 19)], "c"))
 PLACKET = [("l", [(50, 25), (50, 86)], "k", 1.2), *dots([(50, y) for y in (32, 44, 56, 68, 80)])]
 LAPELS = pair(("p", [(40, 15), (50, 46), (44, 48), (35, 22)], "s"))
 PANTS = sym([(50, 12), (30, 12), (26, 88), (44, 88), (50, 36)])
 SHORTS = sym([(50, 24), (30, 24), (25, 66), (45, 68), (50, 46)])
 JACKET = [("p", LONG, "c"), ("r", (38, 11, 62, 20), 3, "s"), ("l", [(50, 20), (50, 86)], "k", 1.5),
-          ("r", (29, 82, 71, 87), 1, "s"), *pair(("l", [(34, 60), (38, 70)], "k", 1.2))]  # fmt: skip
+          ("r", (29, 82, 71, 87), 1, "s"), *pair(("l", [(34, 60), (38, 70)], "k", 1.2))]
 HOOD = [("e", (33, 4, 67, 34), "s"), ("e", (41, 12, 59, 30), "k")]
 HEM = [("r", (29, 81, 71, 86), 1, "s")]
 
@@ -681,86 +774,92 @@ SHAPES: dict[str, list[tuple]] = {
     "longtee": [("p", LONG, "c"), *HEM],
     "polo": [("p", TEE, "c"), *COLLAR, ("l", [(50, 25), (50, 40)], "k", 1.2), *dots([(50, 32)])],
     "tank": [("p", sym([(50, 26), (44, 24), (42, 10), (36, 10), (34, 30), (28, 42), (28, 86),
-                        (50, 86)]), "c")],  # fmt: skip
+                        (50, 86)]), "c")],
     "shirt": [("p", LONG, "c"), *COLLAR, *PLACKET, ("r", (33, 36, 43, 46), 1, "n")],
     "shortshirt": [("p", TEE, "c"), *COLLAR, *PLACKET],
     "jacket": JACKET,
     "tracksuit": [*JACKET, *pair(("l", [(22, 31), (13, 73)], "w", 2))],
     "puffer": [HOOD[0], *JACKET, *[("l", [(29, y), (71, y)], "s", 1.2) for y in (34, 46, 58, 70)]],
     "hoodie": [*HOOD, ("p", LONG, "c"), *HEM, ("p", [(36, 60), (64, 60), (68, 78), (32, 78)], "s"),
-               *pair(("l", [(46, 24), (45, 42)], "w", 1.5))],  # fmt: skip
+               *pair(("l", [(46, 24), (45, 42)], "w", 1.5))],
     "sweatshirt": [("p", LONG, "c"), *HEM, ("l", [(40, 17), (44, 23), (50, 25), (56, 23), (60, 17)],
-                                            "s", 2)],  # fmt: skip
+                                            "s", 2)],
     "blazer": [("p", LONG, "c"), *LAPELS, *dots([(50, 58), (50, 70)], 1.6),
-               *pair(("l", [(32, 68), (42, 68)], "k", 1.2))],  # fmt: skip
+               *pair(("l", [(32, 68), (42, 68)], "k", 1.2))],
     "coat": [("p", sym([(50, 30), (44, 18), (40, 14), (30, 17), (19, 28), (9, 80), (19, 83),
                         (28, 44), (27, 94), (50, 94)]), "c"), *LAPELS,
              ("r", (27, 56, 73, 61), 1, "s"), *dots([(43, 48), (57, 48), (43, 70), (57, 70)], 1.6)],
     "bra": [("p", sym([(50, 42), (44, 34), (40, 14), (37, 14), (33, 36), (30, 44), (30, 66),
-                       (50, 66)]), "c"), ("r", (30, 56, 70, 66), 2, "s")],  # fmt: skip
+                       (50, 66)]), "c"), ("r", (30, 56, 70, 66), 2, "s")],
     "pants": [("p", PANTS, "c"), ("r", (30, 12, 70, 18), 1, "s"), ("l", [(50, 18), (50, 30)], "k", 1)],
     "jeans": [("p", PANTS, "c"), ("r", (30, 12, 70, 18), 1, "s"), ("l", [(50, 18), (50, 32)], "w", 1),
-              *pair(("l", [(32, 18), (36, 24), (42, 18)], "w", 1))],  # fmt: skip
+              *pair(("l", [(32, 18), (36, 24), (42, 18)], "w", 1))],
     "joggers": [("p", PANTS, "c"), ("r", (30, 12, 70, 19), 2, "s"),
                 *pair(("l", [(27, 82), (44, 82)], "s", 3)), *pair(("l", [(48, 19), (46, 28)], "w", 1))],
     "leggings": [("p", sym([(50, 12), (33, 12), (37, 90), (46, 90), (50, 34)]), "c"),
-                 ("r", (33, 12, 67, 21), 2, "s")],  # fmt: skip
+                 ("r", (33, 12, 67, 21), 2, "s")],
     "shorts": [("p", SHORTS, "c"), ("r", (30, 24, 70, 30), 1, "s")],
     "skirt": [("p", sym([(50, 26), (36, 26), (22, 76), (50, 78)]), "c"), ("r", (35, 21, 65, 28), 1, "s"),
-              *pair(("l", [(43, 30), (38, 76)], "s", 1))],  # fmt: skip
+              *pair(("l", [(43, 30), (38, 76)], "s", 1))],
     "dress": [("p", sym([(50, 28), (44, 27), (41, 12), (38, 12), (37, 30), (40, 46), (20, 90),
-                         (50, 90)]), "c"), ("r", (39, 44, 61, 49), 1, "s")],  # fmt: skip
-    "runner": [("p", [(14, 66), (16, 44), (26, 40), (36, 42), (48, 50), (66, 54), (80, 58), (88, 66)], "c"),
-               ("r", (10, 64, 92, 77), 5, "w"), ("l", [(30, 60), (48, 53), (66, 60)], "w", 3),
-               ("r", (12, 42, 20, 62), 2, "s"), *[("l", [(x, y), (x + 5, y - 3)], "k", 1.2)
-                                                  for x, y in ((38, 48), (43, 51), (48, 54))]],
-    "sneaker": [("p", [(14, 66), (15, 48), (34, 46), (50, 52), (72, 56), (86, 62), (88, 66)], "c"),
-                ("r", (10, 64, 92, 74), 3, "w"), ("l", [(30, 58), (60, 62)], "s", 2),
-                *dots([(38, 50), (44, 53), (50, 55)])],  # fmt: skip
-    "canvas": [("p", [(16, 68), (17, 24), (34, 22), (40, 48), (60, 54), (80, 58), (88, 68)], "c"),
-               ("p", [(72, 57), (84, 59), (89, 68), (72, 68)], "w"), ("r", (12, 66, 92, 77), 3, "w"),
-               ("l", [(14, 71), (90, 71)], "s", 1), ("e", (20, 34, 28, 42), "w"),
-               *dots([(36, 30), (38, 38), (40, 46)])],  # fmt: skip
-    "boot": [("p", [(22, 12), (48, 12), (48, 50), (72, 56), (86, 64), (86, 76), (22, 76)], "c"),
-             ("p", [(36, 16), (46, 16), (44, 46), (38, 46)], "s"), ("r", (20, 74, 88, 83), 2, "k")],
-    "sandal": [("r", (8, 64, 92, 74), 4, "s"), ("p", [(30, 65), (36, 46), (46, 46), (50, 65)], "c"),
-               ("p", [(58, 65), (62, 50), (76, 50), (80, 65)], "c"), ("a", (10, 30, 36, 70), 180, 280, 2)],
-    "slide": [("r", (8, 62, 92, 74), 6, "s"), ("p", [(42, 63), (48, 40), (80, 44), (86, 63)], "c")],
-    "flat": [("p", [(12, 68), (13, 56), (28, 52), (58, 54), (78, 58), (90, 66), (90, 70), (12, 70)], "c"),
-             ("r", (10, 68, 92, 74), 2, "k"), ("l", [(50, 56), (66, 59)], "s", 3)],
+                         (50, 90)]), "c"), ("r", (39, 44, 61, 49), 1, "s")],
+    "runner": [("p", [(10, 64), (10, 46), (14, 36), (22, 33), (29, 40), (36, 40), (41, 32), (47, 34),
+                      (52, 44), (64, 49), (76, 52), (86, 56), (92, 62), (92, 66)], "c"),
+               ("r", (6, 62, 95, 76), 6, "w"), ("l", [(8, 69), (93, 69)], "s", 1),
+               ("l", [(24, 58), (40, 50), (58, 56), (72, 52)], "w", 3),
+               *[("l", [(x, y), (x + 5, y - 4)], "k", 1.2) for x, y in ((44, 42), (49, 45), (54, 48))]],
+    "sneaker": [("p", [(10, 64), (10, 46), (18, 41), (28, 43), (35, 45), (40, 38), (46, 40), (52, 47),
+                       (66, 51), (80, 54), (88, 58), (92, 64)], "c"),
+                ("r", (6, 62, 95, 74), 3, "w"), ("l", [(26, 56), (62, 58)], "s", 2),
+                *dots([(46, 44), (51, 47), (56, 49)])],
+    "canvas": [("p", [(12, 64), (12, 22), (28, 20), (32, 24), (38, 44), (54, 50), (72, 53), (84, 56),
+                      (92, 64)], "c"),
+               ("p", [(74, 53), (84, 56), (92, 64), (74, 64)], "w"), ("r", (8, 62, 95, 75), 3, "w"),
+               ("l", [(10, 68), (93, 68)], "s", 1), ("e", (16, 34, 24, 42), "w"),
+               *dots([(32, 29), (34, 36), (37, 43)])],
+    "boot": [("p", [(20, 10), (46, 10), (46, 48), (60, 52), (76, 56), (86, 62), (88, 70), (20, 70)], "c"),
+             ("p", [(33, 14), (43, 14), (41, 46), (35, 46)], "s"), ("r", (18, 68, 90, 78), 2, "k"),
+             ("r", (20, 4, 27, 14), 2, "c")],
+    "sandal": [("r", (6, 64, 94, 74), 4, "s"), ("p", [(56, 65), (60, 48), (78, 48), (84, 65)], "c"),
+               ("p", [(16, 65), (18, 44), (30, 44), (34, 65)], "c"), ("l", [(30, 52), (60, 54)], "c", 3)],
+    "slide": [("r", (6, 60, 94, 74), 6, "s"), ("p", [(40, 61), (46, 38), (82, 42), (88, 61)], "c")],
+    "flat": [("p", [(8, 66), (9, 54), (16, 50), (46, 55), (60, 51), (74, 53), (86, 57), (93, 63),
+                    (93, 67)], "c"),
+             ("l", [(16, 51), (32, 55), (46, 55)], "k", 2), ("l", [(52, 54), (66, 54)], "s", 3),
+             ("r", (6, 65, 95, 72), 2, "k")],
     "backpack": [("a", (40, 6, 60, 26), 180, 360, 3), ("r", (24, 16, 76, 90), 16, "c"),
                  ("r", (32, 54, 68, 84), 8, "s"), ("l", [(34, 62), (66, 62)], "k", 1.2),
-                 ("a", (30, 22, 70, 44), 200, 340, 1)],  # fmt: skip
+                 ("a", (30, 22, 70, 44), 200, 340, 1)],
     "tote": [("a", (30, 12, 48, 56), 180, 360, 2.5), ("a", (52, 12, 70, 56), 180, 360, 2.5),
              ("p", [(20, 34), (80, 34), (86, 90), (14, 90)], "c"), ("l", [(18, 44), (82, 44)], "s", 2)],
     "handbag": [("a", (32, 14, 68, 58), 180, 360, 3.5), ("r", (18, 36, 82, 86), 10, "c"),
                 ("p", [(18, 42), (82, 42), (82, 58), (50, 66), (18, 58)], "s"),
-                ("e", (46, 59, 54, 67), "w")],  # fmt: skip
+                ("e", (46, 59, 54, 67), "w")],
     "crossbody": [*pair(("l", [(22, 4), (32, 48)], "k", 2.5)), ("r", (24, 44, 76, 84), 10, "c"),
-                  ("r", (24, 44, 76, 66), 10, "s"), ("e", (47, 61, 53, 67), "w")],  # fmt: skip
+                  ("r", (24, 44, 76, 66), 10, "s"), ("e", (47, 61, 53, 67), "w")],
     "wallet": [("r", (14, 28, 86, 76), 8, "c"), ("r", (14, 28, 86, 50), 8, "s"), ("e", (46, 44, 54, 52), "w")],
     "duffel": [("a", (32, 20, 68, 64), 180, 360, 3), ("r", (8, 40, 92, 84), 20, "c"),
                ("e", (10, 44, 26, 80), "s"), ("e", (74, 44, 90, 80), "s"),
-               ("l", [(26, 47), (74, 47)], "k", 1.5)],  # fmt: skip
+               ("l", [(26, 47), (74, 47)], "k", 1.5)],
     "waistpack": [("l", [(2, 53), (98, 53)], "k", 3), ("r", (22, 34, 78, 72), 16, "c"),
-                  ("l", [(30, 46), (70, 46)], "k", 1.2), ("r", (4, 49, 12, 57), 1, "s")],  # fmt: skip
+                  ("l", [(30, 46), (70, 46)], "k", 1.2), ("r", (4, 49, 12, 57), 1, "s")],
     "cap": [("e", (50, 52, 96, 66), "s"), ("c", (20, 26, 80, 88), 180, 360, "c"),
-            ("l", [(50, 28), (50, 56)], "s", 1), ("e", (47, 23, 53, 29), "s")],  # fmt: skip
+            ("l", [(50, 28), (50, 56)], "s", 1), ("e", (47, 23, 53, 29), "s")],
     "beanie": [("e", (41, 8, 59, 26), "c"), ("c", (24, 20, 76, 96), 180, 360, "c"),
                ("r", (22, 54, 78, 76), 4, "s"),
-               *[("l", [(x, 57), (x, 73)], "c", 1) for x in range(28, 76, 6)]],  # fmt: skip
+               *[("l", [(x, 57), (x, 73)], "c", 1) for x in range(28, 76, 6)]],
     "hat": [("e", (8, 54, 92, 74), "c"), ("r", (30, 28, 70, 64), 10, "c"), ("r", (30, 50, 70, 58), 0, "s")],
     "scarf": [("p", [(50, 28), (64, 28), (72, 76), (58, 78)], "s"), ("r", (30, 12, 70, 30), 8, "c"),
               ("p", [(36, 28), (50, 28), (48, 86), (34, 86)], "c"),
               *[("l", [(x, 86), (x - 1, 92)], "k", 1) for x in (36, 40, 44, 47)],
-              *[("l", [(x, 78), (x + 1, 84)], "k", 1) for x in (60, 64, 68)]],  # fmt: skip
+              *[("l", [(x, 78), (x + 1, 84)], "k", 1) for x in (60, 64, 68)]],
     "socks": [("p", [(38, 10), (60, 10), (60, 62), (80, 70), (84, 82), (74, 90), (40, 80), (36, 66)], "c"),
               ("r", (37, 10, 61, 20), 2, "s"), ("p", [(74, 72), (82, 76), (84, 82), (76, 88)], "s")],
     "belt": [("r", (4, 44, 96, 58), 3, "c"), ("r", (18, 38, 36, 64), 3, "k"), ("r", (22, 42, 32, 60), 1, "b"),
              ("l", [(22, 51), (34, 51)], "k", 2), *dots([(60, 51), (68, 51), (76, 51)], 1.5, "s")],
     "sunglasses": [("l", [(12, 44), (4, 40)], "c", 3), ("l", [(88, 44), (96, 40)], "c", 3),
                    ("e", (12, 36, 46, 66), "s"), ("e", (54, 36, 88, 66), "s"),
-                   ("l", [(45, 45), (50, 42), (55, 45)], "c", 3)],  # fmt: skip
+                   ("l", [(45, 45), (50, 42), (55, 45)], "c", 3)],
     "gloves": [("p", [(32, 62), (16, 46), (11, 51), (28, 76)], "c"), ("r", (30, 44, 70, 90), 10, "c"),
                *[("r", (x, y, x + 9, 54), 4, "c") for x, y in ((30, 18), (40, 10), (50, 12), (60, 20))],
                ("r", (30, 80, 70, 92), 3, "s")],
@@ -769,37 +868,49 @@ SHAPES: dict[str, list[tuple]] = {
     "tumbler": [("r", (32, 22, 68, 90), 8, "c"), ("r", (29, 10, 71, 24), 4, "s"), ("r", (32, 48, 68, 56), 0, "s")],
     "towel": [("r", (14, 60, 86, 82), 8, "c"), ("r", (18, 40, 82, 62), 8, "c"), ("r", (22, 20, 78, 42), 8, "c"),
               *[("l", [(x0, y), (x1, y)], "w", 2) for x0, x1, y in ((14, 86, 76), (18, 82, 56), (22, 78, 36))]],
-    "pillow": [("p", [(14, 22), (50, 30), (86, 22), (80, 50), (86, 78), (50, 70), (14, 78), (20, 50)], "c"),
-               ("l", [(26, 36), (50, 50), (74, 36)], "s", 1), ("e", (47, 47, 53, 53), "s")],
+    "pillow": [("p", [(12, 22), (50, 27), (88, 22), (84, 50), (88, 78), (50, 73), (12, 78), (16, 50)], "c"),
+               ("r", (22, 32, 78, 68), 12, "n"), ("e", (47, 47, 53, 53), "s")],
     "blanket": [("r", (12, 50, 88, 84), 6, "c"), ("r", (12, 32, 88, 56), 6, "c"),
                 *[("l", [(x, 34), (x, 82)], "s", 2) for x in (30, 50, 70)],
                 *[("l", [(14, y), (86, y)], "s", 2) for y in (44, 68)],
-                *[("l", [(88, y), (94, y)], "k", 1) for y in range(54, 84, 5)]],  # fmt: skip
+                *[("l", [(88, y), (94, y)], "k", 1) for y in range(54, 84, 5)]],
     "candle": [("r", (30, 40, 70, 88), 6, "c"), ("r", (36, 56, 64, 76), 3, "w"), ("l", [(50, 40), (50, 32)], "k", 1.5),
                ("p", [(50, 12), (56, 26), (50, 33), (44, 26)], "o")],
 }
+# fmt: on
 
 OUTLINE = (50, 50, 58)
 SS = 2  # supersampling factor for smooth edges
 
 
-def shade(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
-    if sum(rgb) < 200:  # lighten very dark colours so details stay visible
-        return tuple(int(v + (255 - v) * 0.25) for v in rgb)  # type: ignore[return-value]
-    return tuple(int(v * 0.8) for v in rgb)  # type: ignore[return-value]
+def mix(rgb: RGB, target: RGB, amount: float) -> RGB:
+    r, g, b = (round(c + (t - c) * amount) for c, t in zip(rgb, target))
+    return (r, g, b)
 
 
-def background(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+def shade(rgb: RGB) -> RGB:
+    """A darker tone for details; very dark colours get a lighter one instead."""
+    return mix(rgb, (255, 255, 255), 0.25) if sum(rgb) < 200 else mix(rgb, (0, 0, 0), 0.2)
+
+
+def background(rgb: RGB) -> RGB:
     if min(rgb) > 235:  # white products sit on a cool grey
         return (222, 228, 236)
-    return tuple(int(v * 0.22 + 255 * 0.78) for v in rgb)  # type: ignore[return-value]
+    return mix(rgb, (255, 255, 255), 0.78)
 
 
 def draw_image(shape: str, colour: str, code: str, path: Path) -> None:
     rgb = COLOURS[colour][1]
     bg = background(rgb)
-    fills = {"c": rgb, "s": shade(rgb), "w": (250, 250, 246), "k": OUTLINE, "o": (247, 150, 40),
-             "b": bg, "n": None}  # fmt: skip
+    fills = {
+        "c": rgb,
+        "s": shade(rgb),
+        "w": (250, 250, 246),
+        "k": OUTLINE,
+        "o": (247, 150, 40),
+        "b": bg,
+        "n": None,
+    }
     size, margin = 320 * SS, 24 * SS
     k = (size - 2 * margin) / 100
     img = Image.new("RGB", (size, size), bg)
@@ -819,10 +930,13 @@ def draw_image(shape: str, colour: str, code: str, path: Path) -> None:
         elif kind == "e":
             draw.ellipse(box(prim[1]), fill=fills[prim[2]], outline=OUTLINE, width=ow)
         elif kind == "r":
-            draw.rounded_rectangle(box(prim[1]), radius=prim[2] * k, fill=fills[prim[3]],
-                                   outline=OUTLINE, width=ow)  # fmt: skip
+            draw.rounded_rectangle(
+                box(prim[1]), radius=prim[2] * k, fill=fills[prim[3]], outline=OUTLINE, width=ow
+            )
         elif kind == "c":
-            draw.chord(box(prim[1]), prim[2], prim[3], fill=fills[prim[4]], outline=OUTLINE, width=ow)
+            draw.chord(
+                box(prim[1]), prim[2], prim[3], fill=fills[prim[4]], outline=OUTLINE, width=ow
+            )
         elif kind == "l":
             draw.line(xy(prim[1]), fill=fills[prim[2]], width=round(prim[3] * k), joint="curve")
         elif kind == "a":  # a handle or strap: outlined arc in the product colour
@@ -832,8 +946,9 @@ def draw_image(shape: str, colour: str, code: str, path: Path) -> None:
             inner = (x0 + ow, y0 + ow, x1 - ow, y1 - ow)  # the arc grows inwards from its box
             draw.arc(inner, prim[2], prim[3], fill=rgb, width=width)
     img = img.resize((320, 320), Image.Resampling.LANCZOS)
-    ImageDraw.Draw(img).text((312, 312), code, fill=(90, 90, 100), anchor="rd",
-                             font=ImageFont.load_default(size=13))  # fmt: skip
+    ImageDraw.Draw(img).text(
+        (312, 312), code, fill=(90, 90, 100), anchor="rd", font=ImageFont.load_default(size=13)
+    )
     img = img.quantize(colors=24, dither=Image.Dither.NONE)
     img.save(path, optimize=True)
 
@@ -848,15 +963,13 @@ def nice_price(rng: random.Random, low: int, high: int) -> int:
 
 
 def size_run(ptype: ProductType, name_zh: str, n_colours: int) -> list[str]:
+    """Sizes for one colour, chosen by audience (女/男 in the name), at most 8 variants."""
     if ptype.sizing == "one":
         return [""]
-    if ptype.sizing == "shoes":
-        run = SHOE_SIZES[:5] if "女" in name_zh else SHOE_SIZES[3:] if "男" in name_zh else SHOE_SIZES
-    else:
-        run = CLOTHING_SIZES[:4] if "女" in name_zh else CLOTHING_SIZES[1:] if "男" in name_zh else CLOTHING_SIZES
-    run = list(run)
+    audience = "女" if "女" in name_zh else "男" if "男" in name_zh else ""
+    run = list(SIZE_RUNS[ptype.sizing][audience])
     while len(run) * n_colours > 8:  # trim the extremes, largest first
-        run.pop() if len(run) % 2 else run.pop(0)
+        del run[-1 if len(run) % 2 else 0]
     return run
 
 
@@ -871,7 +984,9 @@ def stock(rng: random.Random) -> int:
 
 def make_product(rng: random.Random, prefix: str, index: int, line: str) -> tuple[dict, str]:
     """Build one catalog entry from an ITEMS line; also return its image shape."""
-    key, name_en, name_zh, feature_key, colours, price = ([f.strip() for f in line.split("|")] + [""] * 2)[:6]
+    key, name_en, name_zh, feature_key, colours, price = (
+        [f.strip() for f in line.split("|")] + [""] * 2
+    )[:6]
     ptype, feature = TYPES[key], FEATURES[feature_key]
     code = f"{prefix}-{index:03d}"
     max_colours = 3 if ptype.sizing == "one" else 2
@@ -883,21 +998,33 @@ def make_product(rng: random.Random, prefix: str, index: int, line: str) -> tupl
     for colour in picked:
         for size in size_run(ptype, name_zh, len(picked)):
             amount = base + (xxl_extra if size == "XXL" else 0)
-            variants.append({
-                "sku": "-".join(p for p in (code, COLOURS[colour][0], size) if p),
-                "color": colour, "size": size, "price": f"{amount}.00", "currency": "CNY",
-                "stock": stock(rng),
-            })  # fmt: skip
+            variants.append(
+                {
+                    "sku": "-".join(p for p in (code, COLOURS[colour][0], size) if p),
+                    "color": colour,
+                    "size": size,
+                    "price": f"{amount}.00",
+                    "currency": "CNY",
+                    "stock": stock(rng),
+                }
+            )
     tags: list[str] = []
     for pair_ in [*feature.tags, ptype.tag]:
         tags += [t for t in pair_ if t not in tags]
     cat_en, cat_zh = CATEGORIES[prefix]
     return {
-        "code": code, "name_en": name_en, "name_zh": name_zh,
-        "description_en": f"{feature.en} {ptype.use[0]}", "description_zh": feature.zh + ptype.use[1],
-        "category_en": cat_en, "category_zh": cat_zh, "brand": rng.choice(BRANDS[prefix]),
-        "image": f"images/{code}.png", "tags": tags[:6], "variants": variants,
-    }, ptype.shape  # fmt: skip
+        "code": code,
+        "name_en": name_en,
+        "name_zh": name_zh,
+        "description_en": f"{feature.en} {ptype.use[0]}",
+        "description_zh": feature.zh + ptype.use[1],
+        "category_en": cat_en,
+        "category_zh": cat_zh,
+        "brand": rng.choice(BRANDS[prefix]),
+        "image": f"images/{code}.png",
+        "tags": tags[:6],
+        "variants": variants,
+    }, ptype.shape
 
 
 def main() -> None:
