@@ -89,13 +89,13 @@ def _stem(word: str) -> str:
     return word
 
 
-def tokens(text: str) -> list[str]:
-    """Concept tokens (synonyms folded) plus raw zh/en word tokens, stop words dropped."""
+def tokens(text: str, stem: bool = True) -> list[str]:
+    """Concept tokens (synonyms folded) plus zh/en word tokens, stop words dropped."""
     low = text.lower()
     found = [f"term:{_TERM_OF[m.group(0)]}" for m in _TERM_RE.finditer(low)]
     for chunk in _WORD.findall(low):
         words = jieba.lcut_for_search(chunk) if _CJK.match(chunk) else [chunk]
-        found.extend(_stem(w) for w in words if w not in STOP_WORDS and not w.isdigit())
+        found.extend(_stem(w) if stem else w for w in words if w not in STOP_WORDS and not w.isdigit())
     return found
 
 
@@ -141,10 +141,12 @@ class SearchIndex:
 
     def _query_tokens(self, index: _Index, text: str) -> list[str]:
         out = []
-        for token in tokens(_COLOR_RE.sub(" ", text.lower())):
+        vocabulary = tuple(index.vocabulary)
+        for raw in tokens(_COLOR_RE.sub(" ", text.lower()), stem=False):
+            token = _stem(raw)
             if token in index.idf:
                 out.append(token)
-            elif (fixed := _correct(tuple(index.vocabulary), token)) is not None:
+            elif (fixed := _correct(vocabulary, raw) or _correct(vocabulary, token)) is not None:
                 out.append(fixed)
         return out
 

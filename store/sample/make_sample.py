@@ -112,7 +112,7 @@ TYPES: dict[str, ProductType] = {
     ),
     "shirt": ProductType(
         "shirt", "clothing", (129, 329), "white blue navy pink grey beige black", ("shirt", "衬衫"),
-        ("Cut for a clean, sharp look at work or at the weekend.", "版型利落，上班约会都合适。"),
+        ("Tailored for a clean, sharp look at work or at the weekend.", "版型利落，上班约会都合适。"),
     ),
     "shortshirt": ProductType(
         "shortshirt", "clothing", (99, 229), "white blue beige green yellow navy",
@@ -143,6 +143,10 @@ TYPES: dict[str, ProductType] = {
     "puffer": ProductType(
         "puffer", "clothing", (399, 1299), "black navy beige white green red",
         ("down jacket", "羽绒服"), ("Light and warm for freezing winter days.", "轻盈保暖，轻松应对寒冬。"),
+    ),
+    "padded": ProductType(
+        "puffer", "clothing", (299, 599), "black navy green beige", ("padded jacket", "棉服"),
+        ("A light warm layer on its own or under a coat.", "单穿或内搭都合适的轻薄保暖层。"),
     ),
     "jacket": ProductType(
         "jacket", "clothing", (199, 699), "black navy green beige grey blue", ("jacket", "夹克"),
@@ -218,7 +222,7 @@ TYPES: dict[str, ProductType] = {
     ),
     "waistpack": ProductType(
         "waistpack", "one", (59, 129), "black grey orange", ("waist bag", "腰包"),
-        ("Keeps your phone, keys and cards close while you move.", "运动时手机钥匙随身携带。"),
+        ("Holds your phone, keys and cards on runs and rides.", "跑步骑行时手机钥匙随身带。"),
     ),
     "cap": ProductType(
         "cap", "one", (49, 129), "black white navy beige red", ("cap", "棒球帽"),
@@ -350,6 +354,8 @@ FEATURES: dict[str, Feature] = {
                         "柔软灯芯绒面料，复古感十足，适合秋冬。", [("corduroy", "灯芯绒"), ("retro", "复古")]),
     "chiffon": Feature("Light, airy chiffon that moves with you.",
                        "轻盈飘逸的雪纺面料，走动间很灵动。", [("chiffon", "雪纺"), ("summer", "夏季")]),
+    "microfibre": Feature("Ultra-fine microfibre soaks up water fast and dries in no time.",
+                          "超细纤维吸水快，干得也快。", [("quick-dry", "速干"), ("absorbent", "吸水")]),
     "bamboo": Feature("Bamboo fibre is naturally soft, breathable and quick to dry.",
                       "竹纤维天然柔软，透气速干。", [("bamboo", "竹纤维")]),
     "chambray": Feature("Light chambray with the look of denim and the feel of a cotton shirt.",
@@ -572,7 +578,7 @@ dress | Denim Pinafore Dress | 牛仔背带连衣裙 | denim | blue
 dress | Sleeveless A-Line Dress | 无袖A字连衣裙 | cotton
 dress | Puff-Sleeve Square-Neck Dress | 方领泡泡袖连衣裙 | cotton
 dress | Cotton T-shirt Dress | 宽松纯棉T恤裙 | cotton
-dress | Lace Evening Gown | 蕾丝晚礼服长裙 | lace
+dress | Lace Evening Gown | 蕾丝晚礼服长裙 | lace | | 699
 dress | Beach Holiday Sundress | 海边度假吊带长裙 | chiffon
 dress | Pleated Chiffon Midi Dress | 百褶雪纺中长连衣裙 | chiffon
 dress | Velvet Party Dress | 丝绒派对连衣裙 | velvet
@@ -589,7 +595,7 @@ dress | Pink Ruffle Mini Dress | 粉色荷叶边短款连衣裙 | chiffon | pink
 puffer | Men's Lightweight Down Jacket | 男士轻薄羽绒服 | down | black navy
 puffer | Women's Long Hooded Down Coat | 女士长款连帽羽绒服 | down | black beige | 1599
 puffer | Cropped Puffer Down Jacket | 短款面包羽绒服 | down
-jacket | Waterproof Hardshell Jacket | 防水冲锋衣 | waterproof
+jacket | Waterproof Hardshell Jacket | 防水冲锋衣 | waterproof | | 599
 jacket | 3-in-1 Outdoor Jacket | 三合一户外冲锋衣 | waterproof | | 899
 coat | Classic Trench Coat | 经典双排扣风衣 | trench | beige
 jacket | Packable Windbreaker | 轻薄可收纳防风夹克 | windproof
@@ -606,7 +612,7 @@ hoodie | Zip-Up Hoodie | 拉链连帽卫衣外套 | sweat | grey black
 jacket | Corduroy Trucker Jacket | 灯芯绒夹克 | corduroy
 blazer | Men's Casual Blazer | 男士休闲西装外套 | stretch
 blazer | Women's Oversized Blazer | 女士宽松西装外套 | drape
-puffer | Quilted Liner Jacket | 菱格轻薄棉服 | quilted
+padded | Quilted Liner Jacket | 菱格轻薄棉服 | quilted
 jacket | Softshell Hiking Jacket | 户外软壳外套 | softshell
 """,
     "SO": """
@@ -715,7 +721,7 @@ tumbler | Insulated Travel Mug | 不锈钢保温随行杯 | insulated
 mug | Couple Mug Set of 2 | 情侣马克杯两只装 | ceramic
 mug | Retro Enamel Camping Mug | 复古搪瓷杯 | enamel
 towel | Cotton Bath Towel | 纯棉加厚浴巾 | cotton
-towel | Quick-Dry Face Towel 3-Pack | 速干洗脸毛巾3条装 | quickdry
+towel | Microfibre Face Towel 3-Pack | 超细纤维速干洗脸毛巾3条装 | microfibre
 towel | Bamboo Fibre Hand Towel | 竹纤维毛巾 | bamboo
 towel | Cotton Kitchen Towel Set | 纯棉厨房擦手巾套装 | cotton
 pillow | Memory Foam Neck Pillow | 记忆棉护颈枕头 | memory
@@ -803,7 +809,7 @@ SHAPES: dict[str, list[tuple]] = {
               *pair(("l", [(43, 30), (38, 76)], "s", 1))],
     "dress": [("p", sym([(50, 28), (44, 27), (41, 12), (38, 12), (37, 30), (40, 46), (20, 90),
                          (50, 90)]), "c"), ("r", (39, 44, 61, 49), 1, "s")],
-    "runner": [("p", [(10, 64), (10, 46), (14, 36), (22, 33), (29, 40), (36, 40), (41, 32), (47, 34),
+    "runner": [("p", [(10, 64), (10, 46), (13, 38), (20, 35), (28, 40), (36, 40), (42, 34), (47, 36),
                       (52, 44), (64, 49), (76, 52), (86, 56), (92, 62), (92, 66)], "c"),
                ("r", (6, 62, 95, 76), 6, "w"), ("l", [(8, 69), (93, 69)], "s", 1),
                ("l", [(24, 58), (40, 50), (58, 56), (72, 52)], "w", 3),

@@ -1,0 +1,152 @@
+"""Shared fixtures: databases (in-memory, SQLite file, PostgreSQL), catalogs, the NLU."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.bootstrap import App, bootstrap
+from bot.config import Settings
+from bot.messages import Inbound, Outbound
+from nlu.embedded import EmbeddedInterpreter
+from store.db import make_engine, make_session_factory
+from store.importer import import_rows, read_catalog
+from store.migrate import upgrade
+from store.models import Base, Customer, utcnow
+from store.payments import SandboxProvider
+from store.search import SearchIndex
+from store.shop import Shop
+from store.uow import UnitOfWork
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).with_name("fixtures")
+SAMPLE = ROOT / "store" / "sample" / "catalog.json"
+PG_URL = os.environ.get("CHATSHOP_TEST_DATABASE_URL")
+
+
+def load_catalog(sessions: sessionmaker[Session], path: Path, media: Path) -> None:
+    with UnitOfWork(sessions) as uow:
+        import_rows(uow.session, read_catalog(path), path.parent, media)
+        uow.commit()
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def interpreter() -> EmbeddedInterpreter:
+    return EmbeddedInterpreter()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A fresh in-memory database with the small catalog."""
+    engine = make_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated and loaded with the bundled sample catalog, built once."""
+    root = tmp_path_factory.mktemp("sample")
+    url = f"sqlite:///{root}/template.db"
+    upgrade(url)
+    engine = make_engine(url)
+    load_catalog(make_session_factory(engine), SAMPLE, root / "media")
+    engine.dispose()
+    return root / "template.db"
+
+
+def _backends() -> list:
+    pg = pytest.param(
+        "postgres",
+        marks=pytest.mark.skipif(not PG_URL, reason="CHATSHOP_TEST_DATABASE_URL is not set"),
+    )
+    return ["sqlite", pg]
+
+
+@pytest.fixture(params=_backends())
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: an SQLite file, then PostgreSQL when configured."""
+    if request.param == "postgres":
+        assert PG_URL
+        reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite:///{tmp_path}/store.db"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sql_sessions(store_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """store_url loaded with the small catalog."""
+    engine = make_engine(store_url)
+    factory = make_session_factory(engine)
+    load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
+    yield factory
+    engine.dispose()
+
+
+def new_customer(sessions: sessionmaker[Session]) -> int:
+    with UnitOfWork(sessions) as uow:
+        customer = Customer()
+        uow.session.add(customer)
+        uow.commit()
+        return customer.id
+
+
+SANDBOX = SandboxProvider(b"test-secret", "http://shop.test")
+
+
+def make_shop(session: Session, customer_id: int, identity_id: int | None = None) -> Shop:
+    return Shop(session, customer_id, identity_id, utcnow(), SearchIndex(), SANDBOX, timedelta(minutes=30))
+
+
+class Customer_:
+    """A scripted chat customer talking to the gateway in-process."""
+
+    _ids = itertools.count()
+
+    def __init__(self, app: App, chat_id: str | None = None) -> None:
+        self.app = app
+        self.chat_id = chat_id or f"cust{next(self._ids):06d}"
+
+    def send(self, text: str = "", payload: str | None = None, **kw: object) -> list[Outbound]:
+        inbound = Inbound("web", self.chat_id, f"m{next(self._ids)}", text=text, payload=payload, **kw)
+        handled = self.app.gateway.handle(inbound)
+        return [Outbound.from_dict(m.body) for m in handled.replies]
+
+
+@pytest.fixture
+def demo_app(sample_db: Path, tmp_path: Path, interpreter: EmbeddedInterpreter) -> Iterator[App]:
+    """The storefront on a copy of the sample database, as `chatshop demo` builds it."""
+    db = tmp_path / "chatshop.db"
+    shutil.copyfile(sample_db, db)
+    shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
+    settings = Settings(database_url=f"sqlite:///{db}", data_dir=str(tmp_path), sandbox_secret="s3cret")
+    app = bootstrap(settings, interpreter)
+    app.refresh_catalog_vocabulary()
+    yield app
+    app.engine.dispose()
+
+
+def texts(replies: list[Outbound]) -> str:
+    return "\n".join(r.text for r in replies)

@@ -1,0 +1,51 @@
+import pytest
+
+from nlu.entities import EntityExtractor
+from nlu.numbers import cn_to_int, to_number
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("十二", 12), ("两", 2), ("一百", 100), ("一百五", 150), ("两千", 2000), ("三万", 30000), ("二十五", 25)],
+)
+def test_chinese_numerals_become_numbers(text: str, value: int) -> None:
+    assert cn_to_int(text) == value
+
+
+@pytest.mark.parametrize(("text", "value"), [("a couple", 2), ("twenty-five", 25), ("3k", 3000), ("7", 7)])
+def test_english_numbers_become_numbers(text: str, value: int) -> None:
+    assert to_number(text) == value
+
+
+def entities(text: str) -> dict[str, str]:
+    extractor = EntityExtractor()
+    extractor.set_catalog([("T-shirts", "T恤"), ("Shoes", "鞋")], ["Northpeak"])
+    return {e.type: e.value for e in extractor.extract(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有没有红色的T恤", {"color": "red", "category": "T-shirts"}),
+        ("running shoes under 500", {"category": "Shoes", "price_max": "500"}),
+        ("一百块以内的", {"price_max": "100"}),
+        ("50到100元", {"price_min": "50", "price_max": "100"}),
+        ("between 20 and 40", {"price_min": "20", "price_max": "40"}),
+        ("under $50", {"price_max": "50"}),
+        ("300以上", {"price_min": "300"}),
+        ("来两件M码的", {"quantity": "2", "size": "M"}),
+        ("add two of those", {"quantity": "2"}),
+        ("大码 黑色", {"size": "L", "color": "black"}),
+        ("42码的跑鞋", {"size": "42"}),
+        ("第二个", {"ordinal": "2"}),
+        ("the second one", {"ordinal": "2"}),
+        ("订单CS100023怎么样了", {"order_id": "CS100023"}),
+        ("我的电话是139 1234 5678", {"phone": "13912345678"}),
+        ("+1 415 555 0132", {"phone": "+14155550132"}),
+        ("清空购物车", {"scope": "all"}),
+        ("Northpeak tee", {"brand": "Northpeak"}),
+    ],
+)
+def test_entities_are_found_and_normalized(text: str, expected: dict[str, str]) -> None:
+    found = entities(text)
+    assert {k: found.get(k) for k in expected} == expected
