@@ -60,7 +60,7 @@ def place_order(
                 ErrorCode.OUT_OF_STOCK, sku=line.variant.sku, available=line.variant.stock
             )
     order = Order(
-        number=f"tmp-{uuid.uuid4().hex}",
+        number=f"tmp-{uuid.uuid4().hex[:24]}",
         customer_id=recipient.customer_id,
         identity_id=recipient.identity_id,
         status=OrderStatus.PENDING_PAYMENT,

@@ -114,6 +114,8 @@ class SearchIndex:
         index = self._current(session)
         words = self._query_tokens(index, query.text)
         color = query.color or next(iter(colors_in(query.text)), None)
+        if not words and tokens(_COLOR_RE.sub(" ", query.text.lower())):
+            return SearchResult([], 0, 1, 1, color)  # words given, none of them known
         scored = []
         for doc in index.docs:
             prices = _matching_prices(doc, query, color)
