@@ -65,9 +65,11 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
     sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
     timeout = timedelta(minutes=settings.payment_timeout_minutes)
 
-    def shop_for(session: Session, identity: ChannelIdentity, now):  # noqa: ANN001, ANN202
+    def shop_for(session: Session, identity: ChannelIdentity, now):
         return Shop(session, identity.customer_id, identity.id, now, index, sandbox, timeout)
 
     gateway = Gateway(sessions, DialogEngine(interpreter, settings.default_language), shop_for)
-    app = App(settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()})
+    app = App(
+        settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()}
+    )
     return app

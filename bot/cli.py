@@ -16,7 +16,9 @@ SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "
 @click.group()
 def main() -> None:
     """chatshop: a chatbot storefront for the web, Telegram and WeChat."""
-    logging.basicConfig(level=Settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=Settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.group()
@@ -60,9 +62,10 @@ def _import(settings: Settings, file: Path) -> int:
             click.echo(f"  {where}: {what}", err=True)
         return 1
     engine = make_engine(settings.database_url)
-    with UnitOfWork(make_session_factory(engine)) as uow, click.progressbar(
-        length=len(rows), label=f"Importing {file.name}", file=sys.stderr
-    ) as bar:
+    with (
+        UnitOfWork(make_session_factory(engine)) as uow,
+        click.progressbar(length=len(rows), label=f"Importing {file.name}", file=sys.stderr) as bar,
+    ):
         report = import_rows(uow.session, rows, file.parent, Path(settings.media_dir), bar.update)
         uow.commit()
     engine.dispose()

@@ -66,7 +66,9 @@ class Gateway:
             if conversation.mode != ConversationMode.BOT:
                 uow.commit()  # a person holds this conversation: record it, stay quiet
                 return Handled(message)
-            turn = self._engine.step(inbound, DialogState.from_dict(conversation.state), self._shop(s, identity, now))
+            turn = self._engine.step(
+                inbound, DialogState.from_dict(conversation.state), self._shop(s, identity, now)
+            )
             conversation.state = turn.state.to_dict()
             customer = s.get(Customer, identity.customer_id)
             if customer is not None:
@@ -81,14 +83,19 @@ class Gateway:
         identity = customers.identify(s, inbound.channel, inbound.chat_id, inbound.display_name)
         conversation = conversations.open_conversation(s, identity.id)
         body = {"payload": inbound.payload} if inbound.payload else {}
-        message = conversations.record_inbound(s, conversation.id, _key(inbound), inbound.text, body, now)
+        message = conversations.record_inbound(
+            s, conversation.id, _key(inbound), inbound.text, body, now
+        )
         return identity, conversation, message
 
     @staticmethod
     def _record(
         s: Session, conversation: Conversation, replies: list[Outbound], to: Message, now: datetime
     ) -> list[Message]:
-        return [conversations.record_outbound(s, conversation.id, r.to_dict(), now, reply_to=to.id) for r in replies]
+        return [
+            conversations.record_outbound(s, conversation.id, r.to_dict(), now, reply_to=to.id)
+            for r in replies
+        ]
 
     def _apologise(self, inbound: Inbound) -> Handled:
         """Record the message and a polite apology; never show a stack trace to a customer."""
@@ -98,7 +105,9 @@ class Gateway:
                 _, conversation, message = self._open(uow.session, inbound, now)
                 if message is None:
                     return Handled(None, duplicate=True)
-                language = detect_language(inbound.text, (conversation.state or {}).get("language") or "zh")
+                language = detect_language(
+                    inbound.text, (conversation.state or {}).get("language") or "zh"
+                )
                 sorry = Outbound(text=t(language, "errors.internal"))
                 replies = self._record(uow.session, conversation, [sorry], message, now)
                 uow.commit()

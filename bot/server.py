@@ -74,10 +74,14 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
             return JSONResponse({"error": "unknown provider"}, status_code=404)
         body = await request.body()
         try:
-            outcome = await run_in_threadpool(_apply_notification, chatshop, body, dict(request.headers))
+            outcome = await run_in_threadpool(
+                _apply_notification, chatshop, body, dict(request.headers)
+            )
         except DomainError as error:
             log.warning("rejected %s notification: %s", provider, error.params.get("reason"))
-            return JSONResponse({"error": "rejected", "reason": error.params.get("reason")}, status_code=400)
+            return JSONResponse(
+                {"error": "rejected", "reason": error.params.get("reason")}, status_code=400
+            )
         return JSONResponse({"outcome": outcome})
 
     return api
@@ -85,7 +89,9 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
 
 def _apply_notification(chatshop: App, body: bytes, headers: dict[str, str]) -> str:
     with UnitOfWork(chatshop.sessions) as uow:
-        outcome = payments.handle_notification(uow.session, chatshop.sandbox, body, headers, utcnow())
+        outcome = payments.handle_notification(
+            uow.session, chatshop.sandbox, body, headers, utcnow()
+        )
         uow.commit()
         return outcome
 
@@ -116,9 +122,15 @@ def _pay_page(chatshop: App, token: str) -> HTMLResponse:
         payment = payments.payment_by_token(uow.session, token)
         order = uow.session.get(Order, payment.order_id) if payment else None
         if payment is None or order is None:
-            return HTMLResponse(_PAGE.format(lang="en", title="Payment not found", banner="TEST PAYMENT · 测试支付",
-                                             body='<p class="bad">This payment link is not valid. 付款链接无效。</p>'),
-                                status_code=404)
+            return HTMLResponse(
+                _PAGE.format(
+                    lang="en",
+                    title="Payment not found",
+                    banner="TEST PAYMENT · 测试支付",
+                    body='<p class="bad">This payment link is not valid. 付款链接无效。</p>',
+                ),
+                status_code=404,
+            )
         zh = order.language == "zh"
         amount = html.escape(money(payment.amount, payment.currency))
         number = html.escape(order.number)
@@ -128,8 +140,16 @@ def _pay_page(chatshop: App, token: str) -> HTMLResponse:
         elif order.status != OrderStatus.PENDING_PAYMENT:
             body = f'<p class="bad" id="status">{"订单已取消或已付款，无法付款。" if zh else "This order is cancelled or already paid; it cannot be paid."}</p>'
         else:
-            body = (f'<p>{"订单" if zh else "Order"} {number}</p><p class="amount" id="amount">{amount}</p>'
-                    f'<form method="post"><button id="pay" type="submit">{"确认付款" if zh else "Pay"} {amount}</button></form>')
-        banner = ("测试支付 · 沙箱环境，不会真实扣款" if zh else "TEST PAYMENT · sandbox, no real money moves")
+            body = (
+                f'<p>{"订单" if zh else "Order"} {number}</p><p class="amount" id="amount">{amount}</p>'
+                f'<form method="post"><button id="pay" type="submit">{"确认付款" if zh else "Pay"} {amount}</button></form>'
+            )
+        banner = (
+            "测试支付 · 沙箱环境，不会真实扣款"
+            if zh
+            else "TEST PAYMENT · sandbox, no real money moves"
+        )
         title = "chatshop 收银台" if zh else "chatshop checkout"
-        return HTMLResponse(_PAGE.format(lang="zh" if zh else "en", title=title, banner=banner, body=body))
+        return HTMLResponse(
+            _PAGE.format(lang="zh" if zh else "en", title=title, banner=banner, body=body)
+        )

@@ -35,9 +35,17 @@ def _render(ctx: Ctx, cart: CartView) -> Outbound:
             )
         )
     return Outbound(
-        text=ctx.t("cart.summary", items=sum(x.quantity for x in cart.lines), total=money(cart.total, cart.currency)),
+        text=ctx.t(
+            "cart.summary",
+            items=sum(x.quantity for x in cart.lines),
+            total=money(cart.total, cart.currency),
+        ),
         cards=tuple(cards),
-        buttons=(ctx.button("checkout", "checkout"), ctx.button("clear_cart", "clear"), ctx.button("keep_shopping", "browse_categories")),
+        buttons=(
+            ctx.button("checkout", "checkout"),
+            ctx.button("clear_cart", "clear"),
+            ctx.button("keep_shopping", "browse_categories"),
+        ),
     )
 
 
@@ -57,7 +65,7 @@ def clear(ctx: Ctx) -> list[Outbound]:
     return [ctx.say("cart.cleared", ctx.button("categories", "browse_categories"))]
 
 
-def _target_line(ctx: Ctx, cart: CartView):  # noqa: ANN202
+def _target_line(ctx: Ctx, cart: CartView):
     """The line a free-text change refers to: by position, colour/size, or the only one."""
     ordinal = ctx.int_arg("ordinal")
     if ordinal and 0 < ordinal <= len(cart.lines):
@@ -65,14 +73,25 @@ def _target_line(ctx: Ctx, cart: CartView):  # noqa: ANN202
     color, size = ctx.entity("color"), ctx.entity("size")
     if color or size:
         hits = [
-            line for line in cart.lines
-            if (not color or line.variant.color == color) and (not size or line.variant.size == size)
+            line
+            for line in cart.lines
+            if (not color or line.variant.color == color)
+            and (not size or line.variant.size == size)
         ]
         if len(hits) == 1:
             return hits[0]
     terms = set(ctx.shop.search_terms(ctx.text))
     if terms:
-        hits = [line for line in cart.lines if terms & set(ctx.shop.search_terms(line.variant.product.name_en + " " + line.variant.product.name_zh))]
+        hits = [
+            line
+            for line in cart.lines
+            if terms
+            & set(
+                ctx.shop.search_terms(
+                    line.variant.product.name_en + " " + line.variant.product.name_zh
+                )
+            )
+        ]
         if len(hits) == 1:
             return hits[0]
     return cart.lines[0] if len(cart.lines) == 1 else None

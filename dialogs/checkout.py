@@ -21,7 +21,8 @@ def start(ctx: Ctx) -> list[Outbound]:
         return _next(ctx)
     ctx.state.expecting = "address_choice"
     buttons = [
-        ctx.button_text(f"{a.name} · {a.phone[-4:]} · {a.address[:24]}", "addr", id=a.id) for a in saved
+        ctx.button_text(f"{a.name} · {a.phone[-4:]} · {a.address[:24]}", "addr", id=a.id)
+        for a in saved
     ]
     buttons.append(ctx.button("new_address", "addr", id="new"))
     return [ctx.say("checkout.saved_address", *buttons)]
@@ -52,7 +53,9 @@ def _next(ctx: Ctx) -> list[Outbound]:
     missing = [slot for slot in SLOTS if not ctx.state.form.get(slot)]
     if missing:
         ctx.state.expecting = missing[0]
-        return [ctx.say(f"checkout.ask_{missing[0]}", ctx.button("cancel_checkout", "cancel_checkout"))]
+        return [
+            ctx.say(f"checkout.ask_{missing[0]}", ctx.button("cancel_checkout", "cancel_checkout"))
+        ]
     ctx.state.expecting = "confirm"
     return [_summary(ctx)]
 
@@ -92,14 +95,19 @@ def confirm(ctx: Ctx) -> list[Outbound]:
     total = money(order.total, order.currency)
     return [
         Outbound(
-            text=ctx.t("checkout.placed", number=order.number, total=total, minutes=_minutes(ctx, order)),
+            text=ctx.t(
+                "checkout.placed", number=order.number, total=total, minutes=_minutes(ctx, order)
+            ),
             link=Link(url, ctx.t("buttons.pay", total=total)),
-            buttons=(ctx.button("orders", "orders"), ctx.button("cancel_order", "cancel", n=order.number)),
+            buttons=(
+                ctx.button("orders", "orders"),
+                ctx.button("cancel_order", "cancel", n=order.number),
+            ),
         )
     ]
 
 
-def _minutes(ctx: Ctx, order) -> int:  # noqa: ANN001
+def _minutes(ctx: Ctx, order) -> int:
     return max(1, round((order.pay_by - ctx.shop.now).total_seconds() / 60))
 
 

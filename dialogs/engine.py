@@ -62,8 +62,15 @@ ROUTES: dict[str, Handler] = {
     "keep": orders.keep,
 }
 # Understood, but served by later parts of the shop (tracking, after-sales, agents).
-for _intent in ("track_shipment", "payment_issue", "human_agent", "complaint", "faq_shipping",
-                "faq_returns_policy", "faq_payment_methods"):
+for _intent in (
+    "track_shipment",
+    "payment_issue",
+    "human_agent",
+    "complaint",
+    "faq_shipping",
+    "faq_returns_policy",
+    "faq_payment_methods",
+):
     ROUTES[_intent] = greet.not_yet
 
 
@@ -117,13 +124,23 @@ def _action_for(parse: Parse, state: DialogState, text: str) -> Action:
             return Action("cancel_checkout")
         if intent in ("inform", "affirm", "out_of_scope") or not sure or parse.first(expecting):
             return Action("form")
-    if expecting == "quantity" and (quantity := _bare_number(text) or parse.first("quantity")):
-        if intent in ("inform", "add_to_cart", "update_cart") or not sure:
-            return Action("add", {"quantity": quantity})
+    quantity = _bare_number(text) or parse.first("quantity")
+    if (
+        expecting == "quantity"
+        and quantity
+        and (intent in ("inform", "add_to_cart", "update_cart") or not sure)
+    ):
+        return Action("add", {"quantity": quantity})
     if expecting in ("confirm", "address_choice") and intent in ("affirm", "deny"):
-        return Action("confirm" if intent == "affirm" and expecting == "confirm" else "cancel_checkout")
+        return Action(
+            "confirm" if intent == "affirm" and expecting == "confirm" else "cancel_checkout"
+        )
     if expecting == "cancel" and intent in ("affirm", "deny"):
-        return Action("cancel", {"n": state.order, "ok": "1"}) if intent == "affirm" else Action("keep")
+        return (
+            Action("cancel", {"n": state.order, "ok": "1"})
+            if intent == "affirm"
+            else Action("keep")
+        )
     if parse.confidence < UNSURE:
         return Action("out_of_scope")
     return Action(intent)

@@ -41,7 +41,10 @@ def _detail(ctx: Ctx, order: Order) -> list[Outbound]:
     summary = order_summary(ctx, order)
     if order.status != OrderStatus.PENDING_PAYMENT:
         return [summary]
-    buttons = (ctx.button("pay_now", "pay", n=order.number), ctx.button("cancel_order", "cancel", n=order.number))
+    buttons = (
+        ctx.button("pay_now", "pay", n=order.number),
+        ctx.button("cancel_order", "cancel", n=order.number),
+    )
     return [Outbound(text=summary.text, buttons=buttons)]
 
 
@@ -58,7 +61,12 @@ def pay(ctx: Ctx) -> list[Outbound]:
         return [ctx.say("orders.nothing_to_pay", ctx.button("orders", "orders"))]
     url = ctx.shop.payment_link(order.number)
     total = money(order.total, order.currency)
-    return [Outbound(text=ctx.t("orders.pay", number=order.number, total=total), link=Link(url, ctx.t("buttons.pay", total=total)))]
+    return [
+        Outbound(
+            text=ctx.t("orders.pay", number=order.number, total=total),
+            link=Link(url, ctx.t("buttons.pay", total=total)),
+        )
+    ]
 
 
 def cancel(ctx: Ctx) -> list[Outbound]:
@@ -80,7 +88,13 @@ def cancel(ctx: Ctx) -> list[Outbound]:
         ]
     cancelled = ctx.shop.cancel_order(order.number)
     ctx.state.expecting, ctx.state.order = "", ""
-    return [ctx.say("orders.cancelled", ctx.button("categories", "browse_categories"), number=cancelled.number)]
+    return [
+        ctx.say(
+            "orders.cancelled",
+            ctx.button("categories", "browse_categories"),
+            number=cancelled.number,
+        )
+    ]
 
 
 def keep(ctx: Ctx) -> list[Outbound]:

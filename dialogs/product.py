@@ -62,7 +62,10 @@ def _detail(ctx: Ctx, product: Product) -> list[Outbound]:
     buttons = variant_buttons(ctx, product)
     if not buttons:
         return [Outbound(text=text, image=product.image), ctx.say("product.sold_out")]
-    return [Outbound(text=text, image=product.image), Outbound(text=ctx.t("product.choose"), buttons=tuple(buttons))]
+    return [
+        Outbound(text=text, image=product.image),
+        Outbound(text=ctx.t("product.choose"), buttons=tuple(buttons)),
+    ]
 
 
 def pick(ctx: Ctx) -> list[Outbound]:
@@ -86,7 +89,11 @@ def _ask_quantity(ctx: Ctx, chosen: Variant) -> list[Outbound]:
     if chosen.stock <= 0:
         raise DomainError(ErrorCode.OUT_OF_STOCK, sku=chosen.sku, available=0)
     ctx.state.sku, ctx.state.expecting, ctx.state.focus = chosen.sku, "quantity", chosen.product_id
-    buttons = [ctx.button_text(str(n), "add", sku=chosen.sku, qty=n) for n in (1, 2, 3) if n <= chosen.stock]
+    buttons = [
+        ctx.button_text(str(n), "add", sku=chosen.sku, qty=n)
+        for n in (1, 2, 3)
+        if n <= chosen.stock
+    ]
     return [
         ctx.say(
             "product.how_many",
@@ -137,7 +144,8 @@ def add_intent(ctx: Ctx) -> list[Outbound]:
     quantity = ctx.int_arg("quantity") or 1
     color, size = ctx.entity("color"), ctx.entity("size")
     matches = [
-        v for v in product.variants
+        v
+        for v in product.variants
         if (color is None or v.color == color) and (size is None or v.size.upper() == size.upper())
     ]
     if len(matches) > 1 and color is None and ctx.state.search.get("color"):

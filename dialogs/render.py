@@ -44,7 +44,10 @@ def product_card(ctx: Ctx, product: Product, color: str | None = None) -> Card:
         image=product.image,
         price=price_text(ctx, variants),
         stock=stock_text(ctx, sum(v.stock for v in variants)),
-        buttons=(ctx.button("details", "detail", p=product.id), ctx.button("add", "pick", p=product.id)),
+        buttons=(
+            ctx.button("details", "detail", p=product.id),
+            ctx.button("add", "pick", p=product.id),
+        ),
     )
 
 

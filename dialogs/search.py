@@ -63,7 +63,8 @@ def category(ctx: Ctx) -> list[Outbound]:
 
 def categories(ctx: Ctx) -> list[Outbound]:
     buttons = [
-        ctx.button_text(c.zh if ctx.lang == "zh" else c.en, "cat", c=c.en) for c in ctx.shop.categories()
+        ctx.button_text(c.zh if ctx.lang == "zh" else c.en, "cat", c=c.en)
+        for c in ctx.shop.categories()
     ]
     return [Outbound(text=ctx.t("search.categories"), buttons=tuple(buttons))]
 
@@ -79,7 +80,10 @@ def _show(ctx: Ctx, query: SearchQuery) -> list[Outbound]:
     buttons = []
     if result.page < result.pages:
         buttons.append(ctx.button("more", "more"))
-    buttons += [ctx.button("cheapest", "sort", by="price_asc"), ctx.button("priciest", "sort", by="price_desc")]
+    buttons += [
+        ctx.button("cheapest", "sort", by="price_asc"),
+        ctx.button("priciest", "sort", by="price_desc"),
+    ]
     return [
         Outbound(
             text=ctx.t("search.found", total=result.total, page=result.page, pages=result.pages),

@@ -16,29 +16,97 @@ N = rf"{_CUR}(?P<n>{NUMBER}|{EN_NUMBER}){_UNIT}"
 N2 = rf"{_CUR}(?P<m>{NUMBER}|{EN_NUMBER}){_UNIT}"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("order_id", re.compile(r"(?<![a-z0-9])(?P<n>cs\d{6,})(?![0-9])", re.I)),
-    ("phone", re.compile(r"(?P<n>(?:\+|00)[1-9][\d\s-]{7,17}\d|(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8})(?!\d)")),
-    ("price_range", re.compile(rf"(?:between\s+)?{N}\s*(?:-|~|到|至|and|to)\s*{N2}", re.I)),
-    ("price_max", re.compile(rf"(?:under|below|less than|cheaper than|within|up to|max(?:imum)?|no more than|not more than|不超过|低于|少于|小于|不到|最多)\s*{N}", re.I)),
-    ("price_max", re.compile(rf"{N}\s*(?:以内|以下|之内|内|左右|or less|or under|max)", re.I)),
-    ("price_min", re.compile(rf"(?:over|above|more than|at least|from|超过|高于|大于|至少)\s*{N}", re.I)),
-    ("price_min", re.compile(rf"{N}\s*(?:以上|起|多)", re.I)),
+    ("order_id", re.compile(r"(?<![a-z0-9])(?P<n>cs\d{6,})(?![0-9])", re.IGNORECASE)),
+    (
+        "phone",
+        re.compile(
+            r"(?P<n>(?:\+|00)[1-9][\d\s-]{7,17}\d|(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8})(?!\d)"
+        ),
+    ),
+    (
+        "price_range",
+        re.compile(rf"(?:between\s+)?{N}\s*(?:-|~|到|至|and|to)\s*{N2}", re.IGNORECASE),
+    ),
+    (
+        "price_max",
+        re.compile(
+            rf"(?:under|below|less than|cheaper than|within|up to|max(?:imum)?|no more than|not more than|不超过|低于|少于|小于|不到|最多)\s*{N}",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "price_max",
+        re.compile(rf"{N}\s*(?:以内|以下|之内|内|左右|or less|or under|max)", re.IGNORECASE),
+    ),
+    (
+        "price_min",
+        re.compile(
+            rf"(?:over|above|more than|at least|from|超过|高于|大于|至少)\s*{N}", re.IGNORECASE
+        ),
+    ),
+    ("price_min", re.compile(rf"{N}\s*(?:以上|起|多)", re.IGNORECASE)),
     ("ordinal", re.compile(r"第\s*(?P<n>[一二三四五六七八九十\d]+)\s*(?:个|款|件|双|条)?")),
-    ("ordinal", re.compile(r"\b(?P<n>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)\b(?:\s+one)?", re.I)),
-    ("ordinal", re.compile(r"(?:#|no\.?\s*|number\s+)(?P<n>\d)\b", re.I)),
-    ("quantity", re.compile(rf"(?P<n>\d+|{CN_NUMBER})\s*(?:件|个|双|条|只|顶|套|瓶|份|盒|副|张|把|支|包)")),
-    ("quantity", re.compile(rf"(?<![a-z])(?P<n>{EN_NUMBER}|\d+)\s+(?:pairs?|pieces?|pcs|units?|of\s+(?:them|those|these|it)|more)\b", re.I)),
-    ("quantity", re.compile(r"(?:[x×*]\s*(?P<n>\d+)\b|\b(?P<m>\d+)\s*[x×])", re.I)),
-    ("quantity", re.compile(rf"(?:add|take|want|get|buy|need|要|来|买|拿)\s*(?P<n>\d+|{CN_NUMBER}|{EN_NUMBER})(?![\d.])", re.I)),
-    ("size", re.compile(r"(?:尺码|size|码)?\s*(?P<n>3[4-9]|4[0-7])\s*(?:码|号|(?<=\d)\b)(?!\s*(?:件|个|块|元|以))", re.I)),
+    (
+        "ordinal",
+        re.compile(
+            r"\b(?P<n>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)\b(?:\s+one)?",
+            re.IGNORECASE,
+        ),
+    ),
+    ("ordinal", re.compile(r"(?:#|no\.?\s*|number\s+)(?P<n>\d)\b", re.IGNORECASE)),
+    (
+        "quantity",
+        re.compile(rf"(?P<n>\d+|{CN_NUMBER})\s*(?:件|个|双|条|只|顶|套|瓶|份|盒|副|张|把|支|包)"),
+    ),
+    (
+        "quantity",
+        re.compile(
+            rf"(?<![a-z])(?P<n>{EN_NUMBER}|\d+)\s+(?:pairs?|pieces?|pcs|units?|of\s+(?:them|those|these|it)|more)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("quantity", re.compile(r"(?:[x×*]\s*(?P<n>\d+)\b|\b(?P<m>\d+)\s*[x×])", re.IGNORECASE)),
+    (
+        "quantity",
+        re.compile(
+            rf"(?:add|take|want|get|buy|need|要|来|买|拿)\s*(?P<n>\d+|{CN_NUMBER}|{EN_NUMBER})(?![\d.])",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "size",
+        re.compile(
+            r"(?:尺码|size|码)?\s*(?P<n>3[4-9]|4[0-7])\s*(?:码|号|(?<=\d)\b)(?!\s*(?:件|个|块|元|以))",
+            re.IGNORECASE,
+        ),
+    ),
     ("size", re.compile(r"(?<![A-Za-z])(?P<n>XXL|2XL|XL|S|M|L)(?![A-Za-z'’])(?:\s*码|\s*号)?")),
-    ("size", re.compile(r"\bsize\s+(?P<n>xxl|xl|s|m|l)\b", re.I)),
-    ("scope", re.compile(r"(?P<n>清空|全部|所有|全都|都删|everything|all of it|all items|\bempty\b|\bclear\b)", re.I)),
+    ("size", re.compile(r"\bsize\s+(?P<n>xxl|xl|s|m|l)\b", re.IGNORECASE)),
+    (
+        "scope",
+        re.compile(
+            r"(?P<n>清空|全部|所有|全都|都删|everything|all of it|all items|\bempty\b|\bclear\b)",
+            re.IGNORECASE,
+        ),
+    ),
 ]
-_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
-             "4th": 4, "fifth": 5, "5th": 5, "last": -1}
+_ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "last": -1,
+}
 _COLOR_RE, _COLOR_OF = surface_pattern(lexicon().colors)
-_SIZE_WORDS_RE, _SIZE_OF = surface_pattern({k: [f for f in v if not f.isascii()] for k, v in lexicon().sizes.items()})
+_SIZE_WORDS_RE, _SIZE_OF = surface_pattern(
+    {k: [f for f in v if not f.isascii()] for k, v in lexicon().sizes.items()}
+)
 
 
 class EntityExtractor:
@@ -79,7 +147,7 @@ class EntityExtractor:
         return sorted(found, key=lambda e: e.start)
 
     @staticmethod
-    def _add_match(etype: str, m: re.Match[str], add) -> None:  # noqa: ANN001
+    def _add_match(etype: str, m: re.Match[str], add) -> None:
         group = "n" if m.group("n") is not None else "m"
         raw = m.group(group)
         if etype == "price_range":

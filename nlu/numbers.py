@@ -4,20 +4,66 @@ from __future__ import annotations
 
 import re
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "幺": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 CN_NUMBER = r"[零〇一幺二两俩三四五六七八九十百千万]+"
 _EN_WORDS = {
-    "zero": 0, "one": 1, "a": 1, "an": 1, "single": 1, "two": 2, "couple": 2, "pair": 1,
-    "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "dozen": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "zero": 0,
+    "one": 1,
+    "a": 1,
+    "an": 1,
+    "single": 1,
+    "two": 2,
+    "couple": 2,
+    "pair": 1,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "dozen": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
 }
 EN_NUMBER = (
-    r"(?:(?:" + "|".join(sorted(_EN_WORDS, key=len, reverse=True)) + r")(?:[\s-]+(?:"
-    + "|".join(sorted(_EN_WORDS, key=len, reverse=True)) + r"|hundred|thousand))*)"
+    r"(?:(?:"
+    + "|".join(sorted(_EN_WORDS, key=len, reverse=True))
+    + r")(?:[\s-]+(?:"
+    + "|".join(sorted(_EN_WORDS, key=len, reverse=True))
+    + r"|hundred|thousand))*)"
 )
 NUMBER = rf"(?:\d+(?:\.\d+)?\s*[kK]?|{CN_NUMBER})"
 

@@ -45,13 +45,21 @@ def dispatch_due(
     """Deliver what is due now; returns how many were sent."""
     with UnitOfWork(sessions) as uow:
         claimed = [
-            (row.id, uow.session.get(ChannelIdentity, row.identity_id), row.template, row.params, row.language)
+            (
+                row.id,
+                uow.session.get(ChannelIdentity, row.identity_id),
+                row.template,
+                row.params,
+                row.language,
+            )
             for row in outbox.claim_due(uow.session, clock(), limit)
         ]
         uow.commit()
     sent = 0
     for outbox_id, identity, template, params, language in claimed:
-        sent += _deliver(sessions, channels, outbox_id, identity, render(template, params, language), clock)
+        sent += _deliver(
+            sessions, channels, outbox_id, identity, render(template, params, language), clock
+        )
     return sent
 
 
@@ -72,7 +80,9 @@ def _deliver(
     except DeliveryError as error:
         log.warning("outbox %s not delivered: %s", outbox_id, error)
         with UnitOfWork(sessions) as uow:
-            outbox.mark_failed(uow.session, outbox_id, str(error), clock(), unreachable=error.unreachable)
+            outbox.mark_failed(
+                uow.session, outbox_id, str(error), clock(), unreachable=error.unreachable
+            )
             uow.commit()
         return 0
     with UnitOfWork(sessions) as uow:
@@ -80,7 +90,11 @@ def _deliver(
             conversation = conversations.open_conversation(uow.session, identity.id)
             for i, message in enumerate(messages):
                 conversations.record_outbound(
-                    uow.session, conversation.id, message.to_dict(), clock(), dedupe_key=f"{key}:{i}"
+                    uow.session,
+                    conversation.id,
+                    message.to_dict(),
+                    clock(),
+                    dedupe_key=f"{key}:{i}",
                 )
         uow.commit()
     return 1

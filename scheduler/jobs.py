@@ -42,8 +42,13 @@ def start_scheduler(app: App) -> BackgroundScheduler:
         coalesce=True,
     )
     scheduler.add_job(
-        cancel_unpaid_orders, "interval", args=[app], seconds=30, id="cancel_unpaid_orders",
-        max_instances=1, coalesce=True,
+        cancel_unpaid_orders,
+        "interval",
+        args=[app],
+        seconds=30,
+        id="cancel_unpaid_orders",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.start()
     return scheduler

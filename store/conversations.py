@@ -33,7 +33,12 @@ def conversation_for(session: Session, identity_id: int) -> Conversation | None:
 
 
 def record_inbound(
-    session: Session, conversation_id: int, dedupe_key: str, text: str, body: dict[str, Any], now: datetime
+    session: Session,
+    conversation_id: int,
+    dedupe_key: str,
+    text: str,
+    body: dict[str, Any],
+    now: datetime,
 ) -> Message | None:
     """Record a customer message; None if this platform message was already recorded."""
     try:
@@ -80,10 +85,14 @@ def record_outbound(
 
 
 def replies_to(session: Session, message_id: int) -> list[Message]:
-    return list(session.scalars(select(Message).filter_by(reply_to=message_id).order_by(Message.id)))
+    return list(
+        session.scalars(select(Message).filter_by(reply_to=message_id).order_by(Message.id))
+    )
 
 
-def messages_after(session: Session, conversation_id: int, after: int, limit: int = 100) -> list[Message]:
+def messages_after(
+    session: Session, conversation_id: int, after: int, limit: int = 100
+) -> list[Message]:
     query = (
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.id > after)

@@ -41,7 +41,9 @@ def clean_address(raw: str) -> str:
 
 
 def find_identity(session: Session, channel: str, external_id: str) -> ChannelIdentity | None:
-    return session.scalars(select(ChannelIdentity).filter_by(channel=channel, external_id=external_id)).first()
+    return session.scalars(
+        select(ChannelIdentity).filter_by(channel=channel, external_id=external_id)
+    ).first()
 
 
 def identify(
@@ -94,7 +96,9 @@ def remember_address(
     if existing:
         existing.last_used_at = now
         return existing
-    row = Address(customer_id=customer_id, name=name, phone=phone, address=address, last_used_at=now)
+    row = Address(
+        customer_id=customer_id, name=name, phone=phone, address=address, last_used_at=now
+    )
     session.add(row)
     customer = session.get(Customer, customer_id)
     if customer and not customer.name:

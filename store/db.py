@@ -31,7 +31,7 @@ def _sqlite_immediate_transactions(engine: Engine, wal: bool) -> None:
     # pysqlite's deferred BEGIN lets two writers both read and then fail to upgrade their
     # lock; BEGIN IMMEDIATE takes the write lock up front so writers queue instead.
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record):  # noqa: ANN001
+    def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         if wal:
@@ -42,7 +42,7 @@ def _sqlite_immediate_transactions(engine: Engine, wal: bool) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # noqa: ANN001
+    def _begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

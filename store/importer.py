@@ -95,7 +95,14 @@ def read_catalog(path: Path, default_currency: str = "CNY") -> list[CatalogRow]:
     """Parse and validate a whole file, or raise CatalogError listing every bad row."""
     try:
         raw = list(_raw_rows(path, default_currency))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error, KeyError, TypeError) as exc:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        csv.Error,
+        KeyError,
+        TypeError,
+    ) as exc:
         raise CatalogError([("file", f"cannot read {path.name}: {exc}")]) from None
     rows: list[CatalogRow] = []
     problems: list[tuple[str, str]] = []
@@ -109,10 +116,10 @@ def read_catalog(path: Path, default_currency: str = "CNY") -> list[CatalogRow]:
         if row.sku in seen:
             problems.append((where, f"SKU {row.sku} already used at {seen[row.sku]}"))
             continue
-        if row.image and not row.image.startswith(("http://", "https://")):
-            if not (path.parent / row.image).is_file():
-                problems.append((where, f"image file not found: {row.image}"))
-                continue
+        local_image = row.image and not row.image.startswith(("http://", "https://"))
+        if local_image and not (path.parent / row.image).is_file():
+            problems.append((where, f"image file not found: {row.image}"))
+            continue
         seen[row.sku] = where
         rows.append(row)
     if not raw:
@@ -135,7 +142,10 @@ def _raw_rows(path: Path, default_currency: str) -> Iterable[tuple[str, dict[str
             base = {k: v for k, v in product.items() if k not in ("variants", "code")}
             base["product_code"] = product.get("code", "")
             for j, variant in enumerate(product.get("variants") or [{}]):
-                yield f"products[{i}].variants[{j}]", {"currency": default_currency, **base, **variant}
+                yield (
+                    f"products[{i}].variants[{j}]",
+                    {"currency": default_currency, **base, **variant},
+                )
         return
     with path.open(newline="", encoding="utf-8-sig") as fh:
         for line, record in enumerate(csv.DictReader(fh), start=2):

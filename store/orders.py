@@ -101,12 +101,7 @@ def place_order(
 
 
 def list_orders(session: Session, customer_id: int, limit: int = 10) -> list[Order]:
-    query = (
-        select(Order)
-        .filter_by(customer_id=customer_id)
-        .order_by(Order.id.desc())
-        .limit(limit)
-    )
+    query = select(Order).filter_by(customer_id=customer_id).order_by(Order.id.desc()).limit(limit)
     return list(session.scalars(query))
 
 
@@ -120,9 +115,10 @@ def get_order(session: Session, customer_id: int | None, number: str) -> Order:
 
 def lock_order(session: Session, order_id: int) -> Order:
     order = session.scalars(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     return order
 
@@ -143,7 +139,9 @@ def _cancel(session: Session, order: Order, actor: str, now: datetime) -> None:
         stock.release(session, line.variant_id, line.quantity)
     order.status, order.payment_status = OrderStatus.CANCELLED, PaymentStatus.VOIDED
     order.cancelled_at = now
-    _record(session, order, "cancelled", OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED, actor, now)
+    _record(
+        session, order, "cancelled", OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED, actor, now
+    )
 
 
 def cancel_expired(session: Session, now: datetime, limit: int = 100) -> list[str]:
@@ -160,8 +158,15 @@ def cancel_expired(session: Session, now: datetime, limit: int = 100) -> list[st
     for order in expired:
         _cancel(session, order, "payment_timeout", now)
         if order.identity_id is not None:
-            outbox.enqueue(session, order.identity_id, "order_expired", {"number": order.number},
-                           order.language, f"order_expired:{order.id}", now)
+            outbox.enqueue(
+                session,
+                order.identity_id,
+                "order_expired",
+                {"number": order.number},
+                order.language,
+                f"order_expired:{order.id}",
+                now,
+            )
     return [order.number for order in expired]
 
 
@@ -169,7 +174,11 @@ def mark_paid(session: Session, order: Order, provider: str, now: datetime) -> N
     """pending_payment → paid, and queue the confirmation push. Caller holds the row lock."""
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise DomainError(ErrorCode.ORDER_NOT_PAYABLE, number=order.number, status=order.status)
-    order.status, order.payment_status, order.paid_at = OrderStatus.PAID, PaymentStatus.CAPTURED, now
+    order.status, order.payment_status, order.paid_at = (
+        OrderStatus.PAID,
+        PaymentStatus.CAPTURED,
+        now,
+    )
     _record(session, order, "paid", OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, provider, now)
     if order.identity_id is not None:
         outbox.enqueue(

@@ -46,7 +46,9 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[OutboxMe
     rows = list(
         session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+            )
             .order_by(OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

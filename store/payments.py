@@ -49,12 +49,16 @@ class PaymentProvider(Protocol):
         ...
 
 
-def start_payment(session: Session, provider: PaymentProvider, order: Order, now: datetime) -> Payment:
+def start_payment(
+    session: Session, provider: PaymentProvider, order: Order, now: datetime
+) -> Payment:
     """The payment to send the customer to; asking again returns the same link."""
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise DomainError(ErrorCode.ORDER_NOT_PAYABLE, number=order.number, status=order.status)
     existing = session.scalars(
-        select(Payment).filter_by(order_id=order.id, provider=provider.name, status=PaymentStatus.PENDING)
+        select(Payment).filter_by(
+            order_id=order.id, provider=provider.name, status=PaymentStatus.PENDING
+        )
     ).first()
     if existing:
         return existing
@@ -77,19 +81,27 @@ def payment_by_token(session: Session, token: str) -> Payment | None:
 
 
 def handle_notification(
-    session: Session, provider: PaymentProvider, body: bytes, headers: Mapping[str, str], now: datetime
+    session: Session,
+    provider: PaymentProvider,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime,
 ) -> str:
     """Verify and apply one notification; returns the outcome recorded for it."""
     note = provider.verify(body, headers, now)
     try:
         with session.begin_nested():
-            seen = PaymentNotification(provider=provider.name, notify_id=note.notify_id, outcome="new")
+            seen = PaymentNotification(
+                provider=provider.name, notify_id=note.notify_id, outcome="new"
+            )
             session.add(seen)
             session.flush()
     except IntegrityError:
         return "duplicate"
     payment = session.scalars(
-        select(Payment).filter_by(token=note.payment_token, provider=provider.name).with_for_update()
+        select(Payment)
+        .filter_by(token=note.payment_token, provider=provider.name)
+        .with_for_update()
     ).first()
     seen.outcome = _apply(session, payment, note, now) if payment else "unknown_payment"
     seen.payment_id = payment.id if payment else None
@@ -109,7 +121,11 @@ def _apply(session: Session, payment: Payment, note: Notification, now: datetime
     if order.status != OrderStatus.PENDING_PAYMENT:
         # Money arrived for an order that can no longer be paid: never revive it.
         return "order_not_payable"
-    payment.status, payment.provider_ref, payment.captured_at = PaymentStatus.CAPTURED, note.provider_ref, now
+    payment.status, payment.provider_ref, payment.captured_at = (
+        PaymentStatus.CAPTURED,
+        note.provider_ref,
+        now,
+    )
     orders.mark_paid(session, order, payment.provider, now)
     return "captured"
 

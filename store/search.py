@@ -24,12 +24,117 @@ jieba.setLogLevel(60)
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 STOP_WORDS = frozenset(
-    """a an the any some me i my you your we do does have has is are for with of in on to and or
-    show find search looking look need want buy get please can could would like some something
-    under below over above less more than cheap cheaper price yuan rmb bucks dollars around about
-    one ones pair pairs piece pieces
-    有 没有 有没有 的 我 想 要 买 找 一下 推荐 看看 看 吗 呢 吧 啊 亲 在 以内 以下 以上 左右 块 元 钱
-    一些 几款 几个 款 个 件 双 条 给 帮 请 哪些 什么 便宜 便宜点 有木有 米有 嘛 哈 么""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "any",
+        "some",
+        "me",
+        "i",
+        "my",
+        "you",
+        "your",
+        "we",
+        "do",
+        "does",
+        "have",
+        "has",
+        "is",
+        "are",
+        "for",
+        "with",
+        "of",
+        "in",
+        "on",
+        "to",
+        "and",
+        "or",
+        "show",
+        "find",
+        "search",
+        "looking",
+        "look",
+        "need",
+        "want",
+        "buy",
+        "get",
+        "please",
+        "can",
+        "could",
+        "would",
+        "like",
+        "some",
+        "something",
+        "under",
+        "below",
+        "over",
+        "above",
+        "less",
+        "more",
+        "than",
+        "cheap",
+        "cheaper",
+        "price",
+        "yuan",
+        "rmb",
+        "bucks",
+        "dollars",
+        "around",
+        "about",
+        "one",
+        "ones",
+        "pair",
+        "pairs",
+        "piece",
+        "pieces",
+        "有",
+        "没有",
+        "有没有",
+        "的",
+        "我",
+        "想",
+        "要",
+        "买",
+        "找",
+        "一下",
+        "推荐",
+        "看看",
+        "看",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "亲",
+        "在",
+        "以内",
+        "以下",
+        "以上",
+        "左右",
+        "块",
+        "元",
+        "钱",
+        "一些",
+        "几款",
+        "几个",
+        "款",
+        "个",
+        "件",
+        "双",
+        "条",
+        "给",
+        "帮",
+        "请",
+        "哪些",
+        "什么",
+        "便宜",
+        "便宜点",
+        "有木有",
+        "米有",
+        "嘛",
+        "哈",
+        "么",
+    ]
 )
 
 
@@ -95,7 +200,9 @@ def tokens(text: str, stem: bool = True) -> list[str]:
     found = [f"term:{_TERM_OF[m.group(0)]}" for m in _TERM_RE.finditer(low)]
     for chunk in _WORD.findall(low):
         words = jieba.lcut_for_search(chunk) if _CJK.match(chunk) else [chunk]
-        found.extend(_stem(w) if stem else w for w in words if w not in STOP_WORDS and not w.isdigit())
+        found.extend(
+            _stem(w) if stem else w for w in words if w not in STOP_WORDS and not w.isdigit()
+        )
     return found
 
 
@@ -209,12 +316,20 @@ def _build(session: Session, version: int) -> _Index:
         df.update(weights.keys())
         variants = [(v.color, v.size, v.price) for v in p.variants]
         docs.append(
-            _Doc(p.id, weights, (p.category_en.lower(), p.category_zh.lower()), p.brand.lower(), variants)
+            _Doc(
+                p.id,
+                weights,
+                (p.category_en.lower(), p.category_zh.lower()),
+                p.brand.lower(),
+                variants,
+            )
         )
     n = max(1, len(docs))
     idf = {t: math.log(1 + n / c) for t, c in df.items()}
     surfaces = [s for s in _TERM_OF if s.isascii()]
-    vocabulary = sorted({t for t in idf if t.isascii() and not t.startswith("term:")} | set(surfaces))
+    vocabulary = sorted(
+        {t for t in idf if t.isascii() and not t.startswith("term:")} | set(surfaces)
+    )
     return _Index(version, docs, idf, vocabulary)
 
 

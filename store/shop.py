@@ -43,7 +43,10 @@ class Shop:
     # catalog
     def search(self, query: SearchQuery) -> tuple[SearchResult, list[Product]]:
         result = self.search_index.search(self.session, query)
-        found = {p.id: p for p in self.session.scalars(select(Product).where(Product.id.in_(result.product_ids)))}
+        found = {
+            p.id: p
+            for p in self.session.scalars(select(Product).where(Product.id.in_(result.product_ids)))
+        }
         return result, [found[i] for i in result.product_ids if i in found]
 
     def search_terms(self, text: str) -> list[str]:
@@ -83,15 +86,20 @@ class Shop:
 
     def validate_contact(self, field: str, value: str) -> str:
         """A checkout field in its stored form, or a DomainError saying what is wrong."""
-        check = {"name": customers.clean_name, "phone": customers.normalize_phone,
-                 "address": customers.clean_address}[field]
+        check = {
+            "name": customers.clean_name,
+            "phone": customers.normalize_phone,
+            "address": customers.clean_address,
+        }[field]
         return check(value)
 
     def place_order(self, name: str, phone: str, address: str, language: str) -> Order:
         recipient = orders.Recipient(self.customer_id, self.identity_id, language)
         shipping = orders.ShippingDetails(name, phone, address)
         return self._mutate(
-            lambda: orders.place_order(self.session, recipient, shipping, self.now, self.payment_timeout)
+            lambda: orders.place_order(
+                self.session, recipient, shipping, self.now, self.payment_timeout
+            )
         )
 
     # orders and payment
@@ -103,7 +111,9 @@ class Shop:
 
     def cancel_order(self, number: str) -> Order:
         return self._mutate(
-            lambda: orders.cancel_order(self.session, self.customer_id, number, "customer", self.now)
+            lambda: orders.cancel_order(
+                self.session, self.customer_id, number, "customer", self.now
+            )
         )
 
     def payment_link(self, number: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,7 +13,7 @@ class UnitOfWork:
         self._factory = session_factory
         self.session: Session
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> Self:
         self.session = self._factory()
         return self
 
@@ -22,7 +23,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back anything uncommitted and detaches objects without expiring them,
+        # so what a read-only unit of work returns stays readable.
         self.session.close()
 
     def commit(self) -> None:

@@ -117,7 +117,9 @@ SANDBOX = SandboxProvider(b"test-secret", "http://shop.test")
 
 
 def make_shop(session: Session, customer_id: int, identity_id: int | None = None) -> Shop:
-    return Shop(session, customer_id, identity_id, utcnow(), SearchIndex(), SANDBOX, timedelta(minutes=30))
+    return Shop(
+        session, customer_id, identity_id, utcnow(), SearchIndex(), SANDBOX, timedelta(minutes=30)
+    )
 
 
 class Customer_:
@@ -130,7 +132,9 @@ class Customer_:
         self.chat_id = chat_id or f"cust{next(self._ids):06d}"
 
     def send(self, text: str = "", payload: str | None = None, **kw: object) -> list[Outbound]:
-        inbound = Inbound("web", self.chat_id, f"m{next(self._ids)}", text=text, payload=payload, **kw)
+        inbound = Inbound(
+            "web", self.chat_id, f"m{next(self._ids)}", text=text, payload=payload, **kw
+        )
         handled = self.app.gateway.handle(inbound)
         return [Outbound.from_dict(m.body) for m in handled.replies]
 
@@ -141,7 +145,9 @@ def demo_app(sample_db: Path, tmp_path: Path, interpreter: EmbeddedInterpreter) 
     db = tmp_path / "chatshop.db"
     shutil.copyfile(sample_db, db)
     shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
-    settings = Settings(database_url=f"sqlite:///{db}", data_dir=str(tmp_path), sandbox_secret="s3cret")
+    settings = Settings(
+        database_url=f"sqlite:///{db}", data_dir=str(tmp_path), sandbox_secret="s3cret"
+    )
     app = bootstrap(settings, interpreter)
     app.refresh_catalog_vocabulary()
     yield app

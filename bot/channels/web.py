@@ -34,7 +34,11 @@ class SendBody(BaseModel):
 
 
 def serialize(message: Message) -> dict[str, Any]:
-    body = Outbound.from_dict(message.body) if message.direction == "out" else Outbound(text=message.text)
+    body = (
+        Outbound.from_dict(message.body)
+        if message.direction == "out"
+        else Outbound(text=message.text)
+    )
     return {
         "id": message.id,
         "direction": message.direction,
@@ -83,7 +87,11 @@ def router() -> APIRouter:
     async def history(
         request: Request, session: str = Query(pattern=SESSION_PATTERN), after: int = Query(0, ge=0)
     ) -> dict[str, Any]:
-        return {"messages": await run_in_threadpool(_history, request.app.state.chatshop, session, after)}
+        return {
+            "messages": await run_in_threadpool(
+                _history, request.app.state.chatshop, session, after
+            )
+        }
 
     return api
 
@@ -91,7 +99,11 @@ def router() -> APIRouter:
 def _history(app: Any, session: str, after: int) -> list[dict[str, Any]]:
     with UnitOfWork(app.sessions) as uow:
         identity = customers.find_identity(uow.session, "web", session)
-        conversation = conversations.conversation_for(uow.session, identity.id) if identity else None
+        conversation = (
+            conversations.conversation_for(uow.session, identity.id) if identity else None
+        )
         if conversation is None:
             return []
-        return [serialize(m) for m in conversations.messages_after(uow.session, conversation.id, after)]
+        return [
+            serialize(m) for m in conversations.messages_after(uow.session, conversation.id, after)
+        ]

@@ -26,7 +26,11 @@ def test_fifty_checkouts_for_the_last_ten_units_make_exactly_ten_orders(sql_sess
         with UnitOfWork(sql_sessions) as uow:
             try:
                 orders.place_order(
-                    uow.session, orders.Recipient(customer, None, "en"), SHIP, utcnow(), timedelta(minutes=30)
+                    uow.session,
+                    orders.Recipient(customer, None, "en"),
+                    SHIP,
+                    utcnow(),
+                    timedelta(minutes=30),
                 )
             except DomainError as error:
                 assert error.code == ErrorCode.OUT_OF_STOCK

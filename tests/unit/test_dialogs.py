@@ -121,7 +121,9 @@ def test_cart_plus_minus_remove_and_clear(demo_app) -> None:
         ("order?n=CS999999", "can't find"),
     ],
 )
-def test_bad_button_payloads_get_a_polite_answer_and_change_nothing(demo_app, payload, expect) -> None:
+def test_bad_button_payloads_get_a_polite_answer_and_change_nothing(
+    demo_app, payload, expect
+) -> None:
     customer = Customer_(demo_app)
     customer.send("hello")
     replies = customer.send(text="x", payload=payload)
@@ -138,7 +140,8 @@ def test_more_than_in_stock_is_refused_with_what_is_left(demo_app) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expect"), [("", "empty"), ("   ", "empty"), ("x" * 10_000, "too long"), ("😂😂👍", "words")]
+    ("text", "expect"),
+    [("", "empty"), ("   ", "empty"), ("x" * 10_000, "too long"), ("😂😂👍", "words")],
 )
 def test_unusable_messages_get_a_polite_answer_and_keep_state(demo_app, text, expect) -> None:
     customer = Customer_(demo_app)
@@ -187,9 +190,10 @@ def test_confirming_with_an_empty_cart_is_refused(demo_app) -> None:
     customer = Customer_(demo_app)
     customer.send("hello")
     assert "empty" in texts(customer.send("checkout")).lower()
-    assert "empty" in texts(customer.send(payload="confirm")).lower() or "name" in texts(
-        customer.send(payload="confirm")
-    ).lower()
+    assert (
+        "empty" in texts(customer.send(payload="confirm")).lower()
+        or "name" in texts(customer.send(payload="confirm")).lower()
+    )
     with UnitOfWork(demo_app.sessions) as uow:
         assert uow.session.scalars(select(Order)).all() == []
 

@@ -6,13 +6,23 @@ from nlu.numbers import cn_to_int, to_number
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("十二", 12), ("两", 2), ("一百", 100), ("一百五", 150), ("两千", 2000), ("三万", 30000), ("二十五", 25)],
+    [
+        ("十二", 12),
+        ("两", 2),
+        ("一百", 100),
+        ("一百五", 150),
+        ("两千", 2000),
+        ("三万", 30000),
+        ("二十五", 25),
+    ],
 )
 def test_chinese_numerals_become_numbers(text: str, value: int) -> None:
     assert cn_to_int(text) == value
 
 
-@pytest.mark.parametrize(("text", "value"), [("a couple", 2), ("twenty-five", 25), ("3k", 3000), ("7", 7)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("a couple", 2), ("twenty-five", 25), ("3k", 3000), ("7", 7)]
+)
 def test_english_numbers_become_numbers(text: str, value: int) -> None:
     assert to_number(text) == value
 

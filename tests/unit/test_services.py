@@ -35,7 +35,11 @@ def place(sessions, customer_id: int, lines: dict[str, int]) -> Order:
         for sku, qty in lines.items():
             carts.add_to_cart(uow.session, customer_id, sku, qty)
         order = orders.place_order(
-            uow.session, orders.Recipient(customer_id, None, "zh"), SHIP, utcnow(), timedelta(minutes=30)
+            uow.session,
+            orders.Recipient(customer_id, None, "zh"),
+            SHIP,
+            utcnow(),
+            timedelta(minutes=30),
         )
         uow.commit()
         return order
@@ -76,10 +80,14 @@ def test_placing_an_order_reserves_stock_snapshots_prices_and_empties_cart(sessi
         uow.session.scalars(select(Variant).filter_by(sku="TEE-1-RED-M")).one().price = 9900
         uow.commit()
     with UnitOfWork(sessions) as uow:
-        line = uow.session.scalars(select(OrderLine).filter_by(order_id=order.id, sku="TEE-1-RED-M")).one()
+        line = uow.session.scalars(
+            select(OrderLine).filter_by(order_id=order.id, sku="TEE-1-RED-M")
+        ).one()
         assert line.unit_price == 7900
         assert carts.get_cart(uow.session, customer).empty
-        assert uow.session.scalars(select(OrderEvent.type).filter_by(order_id=order.id)).all() == ["placed"]
+        assert uow.session.scalars(select(OrderEvent.type).filter_by(order_id=order.id)).all() == [
+            "placed"
+        ]
 
 
 def test_an_order_that_would_oversell_reserves_nothing(sessions) -> None:
@@ -143,7 +151,9 @@ def test_unpaid_orders_are_cancelled_after_the_timeout(sessions) -> None:
     order = place(sessions, new_customer(sessions), {"TEE-1-RED-M": 2})
     with UnitOfWork(sessions) as uow:
         assert orders.cancel_expired(uow.session, utcnow()) == []
-        assert orders.cancel_expired(uow.session, utcnow() + timedelta(minutes=31)) == [order.number]
+        assert orders.cancel_expired(uow.session, utcnow() + timedelta(minutes=31)) == [
+            order.number
+        ]
         uow.commit()
     assert stock(sessions, "TEE-1-RED-M") == 10
 
@@ -153,7 +163,9 @@ def test_unpaid_orders_are_cancelled_after_the_timeout(sessions) -> None:
 
 def pay_link(sessions, order: Order) -> Payment:
     with UnitOfWork(sessions) as uow:
-        payment = payments.start_payment(uow.session, SANDBOX, uow.session.get(Order, order.id), utcnow())
+        payment = payments.start_payment(
+            uow.session, SANDBOX, uow.session.get(Order, order.id), utcnow()
+        )
         uow.commit()
         return payment
 
@@ -190,7 +202,10 @@ def test_duplicate_and_second_notifications_change_nothing(sessions) -> None:
     with UnitOfWork(sessions) as uow:
         carts.add_to_cart(uow.session, identity.customer_id, "TEE-1-RED-M", 1)
         order = orders.place_order(
-            uow.session, orders.Recipient(identity.customer_id, identity.id, "en"), SHIP, utcnow(),
+            uow.session,
+            orders.Recipient(identity.customer_id, identity.id, "en"),
+            SHIP,
+            utcnow(),
             timedelta(minutes=30),
         )
         uow.commit()

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import numpy as np
+
+from nlu.embedded import DATA_DIR, _normalize
+from nlu.rasa_yaml import load_examples, strip_annotations
+
+
+def test_rasa_annotations_are_stripped_with_spans() -> None:
+    text, entities = strip_annotations(
+        '来[两件](quantity)[红色]{"entity": "color", "value": "red"}的'
+    )
+    assert text == "来两件红色的"
+    assert entities == (("quantity", "两件", 1, 3), ("color", "red", 3, 5))
+
+
+def test_fast_inference_matches_the_fitted_model(interpreter) -> None:
+    examples = (
+        load_examples(DATA_DIR / "test" / "en.yml")[:100]
+        + load_examples(DATA_DIR / "test" / "zh.yml")[:100]
+    )
+    for example in examples:
+        text = _normalize(example.text)
+        expected = interpreter._model.predict_proba([text])[0]
+        assert np.allclose(interpreter._fast.predict_proba(text), expected, atol=1e-9)
+
+
+def test_parse_reports_intent_ranking_entities_and_language(interpreter) -> None:
+    parse = interpreter.parse("有没有红色的T恤")
+    assert parse.intent == "search_product" and parse.language == "zh"
+    assert parse.ranking[0][0] == "search_product" and 0 < parse.confidence <= 1
+    assert parse.first("color") == "red"
+    assert interpreter.parse("running shoes under 500").first("price_max") == "500"
+
+
+def test_held_out_split_is_never_trained_on() -> None:
+    train = {e.text.lower() for p in Path(DATA_DIR).glob("*/nlu.yml") for e in load_examples(p)}
+    test = {e.text.lower() for p in (DATA_DIR / "test").glob("*.yml") for e in load_examples(p)}
+    assert train and test and not train & test
