@@ -117,3 +117,7 @@ def _serve(settings: Settings) -> None:
     app.refresh_catalog_vocabulary()
     click.echo(f"\n  Web chat:  {settings.base_url}/\n")
     uvicorn.run(create_app(app), host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

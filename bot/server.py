@@ -55,7 +55,7 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
 
         try:
             await run_in_threadpool(ping)
-        except Exception:  # noqa: BLE001 — health checks report, they do not raise
+        except Exception:  # health checks report failure, they do not raise
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 

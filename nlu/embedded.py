@@ -72,7 +72,7 @@ class EmbeddedInterpreter:
 
     def parse(self, text: str, context: ParseContext | None = None) -> Parse:
         probabilities = self._fast.predict_proba(_normalize(text))
-        ranked = sorted(zip(self.intents, probabilities), key=lambda p: -p[1])[:5]
+        ranked = sorted(zip(self.intents, probabilities, strict=True), key=lambda p: -p[1])[:5]
         return Parse(
             intent=ranked[0][0],
             confidence=float(ranked[0][1]),

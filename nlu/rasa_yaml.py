@@ -45,10 +45,10 @@ def load_examples(path: Path) -> list[Example]:
     for block in data.get("nlu") or []:
         if "intent" not in block:
             continue
-        for raw in str(block.get("examples", "")).splitlines():
-            raw = raw.strip()
-            if raw.startswith("- "):
-                text, entities = strip_annotations(raw[2:].strip())
+        for line in str(block.get("examples", "")).splitlines():
+            item = line.strip()
+            if item.startswith("- "):
+                text, entities = strip_annotations(item[2:].strip())
                 if text:
                     examples.append(Example(text, str(block["intent"]), entities))
     return examples

@@ -890,7 +890,7 @@ SS = 2  # supersampling factor for smooth edges
 
 
 def mix(rgb: RGB, target: RGB, amount: float) -> RGB:
-    r, g, b = (round(c + (t - c) * amount) for c, t in zip(rgb, target))
+    r, g, b = (round(c + (t - c) * amount) for c, t in zip(rgb, target, strict=True))
     return (r, g, b)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.unit.test_services import *
+from tests.unit.test_services import *  # noqa: F403 — the contract suite, re-run here
 
 
 @pytest.fixture

@@ -1,0 +1,101 @@
+"""A real storefront server on a free local port, for tests that speak HTTP."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.bootstrap import App, bootstrap
+from bot.config import Settings
+from bot.server import create_app
+
+
+@dataclass
+class LiveShop:
+    url: str
+    app: App
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_shop(sample_db: Path, tmp_path: Path, interpreter) -> Iterator[LiveShop]:
+    shutil.copyfile(sample_db, tmp_path / "chatshop.db")
+    shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
+    port = free_port()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/chatshop.db",
+        data_dir=str(tmp_path),
+        port=port,
+        sandbox_secret="e2e-secret",
+        dispatch_interval_s=0.2,
+    )
+    app = bootstrap(settings, interpreter)
+    app.refresh_catalog_vocabulary()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield LiveShop(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.engine.dispose()
+
+
+class WebChatCustomer:
+    """Talks to the web chat's HTTP API exactly as the page does."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=10)
+        self.session = uuid.uuid4().hex[:16]
+        self.last_id = 0
+
+    def send(self, text: str | None = None, payload: str | None = None) -> list[dict]:
+        body = {
+            "session": self.session,
+            "client_id": uuid.uuid4().hex,
+            "text": text,
+            "payload": payload,
+        }
+        response = self.http.post("/chat/api/messages", json=body)
+        response.raise_for_status()
+        messages = response.json()["messages"]
+        self.last_id = max([self.last_id] + [m["id"] for m in messages])
+        return [m for m in messages if m["direction"] == "out"]
+
+    def poll(self) -> list[dict]:
+        response = self.http.get(
+            "/chat/api/messages", params={"session": self.session, "after": self.last_id}
+        )
+        response.raise_for_status()
+        messages = response.json()["messages"]
+        self.last_id = max([self.last_id] + [m["id"] for m in messages])
+        return messages
+
+    def wait_for_push(self, contains: str, seconds: float = 15) -> dict:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for message in self.poll():
+                if contains in message["text"]:
+                    return message
+            time.sleep(0.2)
+        raise AssertionError(f"no pushed message containing {contains!r}")
