@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,7 @@ from dialogs.engine import DialogEngine
 from dialogs.i18n import t
 from dialogs.state import DialogState
 from nlu.language import detect_language
+from nlu.types import Parse
 from store import conversations, customers
 from store.models import ChannelIdentity, Conversation, ConversationMode, Customer, Message, utcnow
 from store.shop import Shop
@@ -22,6 +23,7 @@ from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+SEEN_PRECISION = timedelta(minutes=1)  # last_inbound_at is for the 48-hour reply windows
 ShopFactory = Callable[[Session, ChannelIdentity, datetime], Shop]
 
 
@@ -53,35 +55,50 @@ class Gateway:
             return self._apologise(inbound)
 
     def _handle(self, inbound: Inbound) -> Handled:
+        parse = self._engine.understand(inbound)
         now = self._clock()
-        with UnitOfWork(self._sessions) as uow:
-            s = uow.session
-            identity, conversation, message = self._open(s, inbound, now)
-            if message is None:
-                original = conversations.inbound_by_key(s, _key(inbound))
-                replies = conversations.replies_to(s, original.id) if original else []
-                uow.commit()  # nothing new; ends the transaction without expiring what we return
-                return Handled(original, replies, duplicate=True)
+        try:
+            with UnitOfWork(self._sessions) as uow:
+                return self._respond(uow, inbound, parse, now)
+        except conversations.AlreadyRecorded:
+            return self._replay(inbound)
+
+    def _respond(
+        self, uow: UnitOfWork, inbound: Inbound, parse: Parse | None, now: datetime
+    ) -> Handled:
+        s = uow.session
+        identity, conversation, message = self._open(s, inbound, now)
+        if identity.last_inbound_at is None or now - identity.last_inbound_at > SEEN_PRECISION:
             identity.last_inbound_at = now
-            if conversation.mode != ConversationMode.BOT:
-                uow.commit()  # a person holds this conversation: record it, stay quiet
-                return Handled(message)
-            turn = self._engine.step(
-                inbound, DialogState.from_dict(conversation.state), self._shop(s, identity, now)
-            )
-            conversation.state = turn.state.to_dict()
+        if conversation.mode != ConversationMode.BOT:
+            uow.commit()  # a person holds this conversation: record it, stay quiet
+            return Handled(message)
+        state = DialogState.from_dict(conversation.state)
+        turn = self._engine.step(inbound, state, self._shop(s, identity, now), parse)
+        conversation.state = turn.state.to_dict()
+        if turn.state.language != state.language:
             customer = s.get(Customer, identity.customer_id)
             if customer is not None:
                 customer.language = turn.state.language
-            replies = self._record(s, conversation, turn.replies, message, now)
-            uow.commit()
-            return Handled(message, replies)
+        replies = self._record(s, conversation, turn.replies, message, now)
+        uow.commit()  # assigns the replies' ids (one batched INSERT)
+        return Handled(message, replies)
+
+    def _replay(self, inbound: Inbound) -> Handled:
+        """A platform retry: answer with what was recorded the first time."""
+        with UnitOfWork(self._sessions) as uow:
+            original = conversations.inbound_by_key(uow.session, _key(inbound))
+            replies = conversations.replies_to(uow.session, original.id) if original else []
+            return Handled(original, replies, duplicate=True)
 
     def _open(
         self, s: Session, inbound: Inbound, now: datetime
-    ) -> tuple[ChannelIdentity, Conversation, Message | None]:
-        identity = customers.identify(s, inbound.channel, inbound.chat_id, inbound.display_name)
-        conversation = conversations.open_conversation(s, identity.id)
+    ) -> tuple[ChannelIdentity, Conversation, Message]:
+        found = conversations.open_for_chat(s, inbound.channel, inbound.chat_id)
+        if found is None:  # first message from this chat
+            identity = customers.identify(s, inbound.channel, inbound.chat_id, inbound.display_name)
+            found = identity, conversations.open_conversation(s, identity.id)
+        identity, conversation = found
         body = {"payload": inbound.payload} if inbound.payload else {}
         message = conversations.record_inbound(
             s, conversation.id, _key(inbound), inbound.text, body, now
@@ -103,8 +120,6 @@ class Gateway:
         try:
             with UnitOfWork(self._sessions) as uow:
                 _, conversation, message = self._open(uow.session, inbound, now)
-                if message is None:
-                    return Handled(None, duplicate=True)
                 language = detect_language(
                     inbound.text, (conversation.state or {}).get("language") or "zh"
                 )
@@ -112,6 +127,8 @@ class Gateway:
                 replies = self._record(uow.session, conversation, [sorry], message, now)
                 uow.commit()
                 return Handled(message, replies)
+        except conversations.AlreadyRecorded:
+            return self._replay(inbound)
         except Exception:
             log.exception("could not even record the apology")
             return Handled(None)

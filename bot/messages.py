@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -50,7 +50,24 @@ class Outbound:
     image: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Hand-written: dataclasses.asdict deep-copies recursively and shows up in profiles.
+        return {
+            "text": self.text,
+            "buttons": [_button(b) for b in self.buttons],
+            "cards": [
+                {
+                    "title": c.title,
+                    "subtitle": c.subtitle,
+                    "image": c.image,
+                    "price": c.price,
+                    "stock": c.stock,
+                    "buttons": [_button(b) for b in c.buttons],
+                }
+                for c in self.cards
+            ],
+            "link": {"url": self.link.url, "label": self.link.label} if self.link else None,
+            "image": self.image,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outbound:
@@ -64,6 +81,10 @@ class Outbound:
             link=Link(**data["link"]) if data.get("link") else None,
             image=data.get("image", ""),
         )
+
+
+def _button(button: Button) -> dict[str, str]:
+    return {"label": button.label, "payload": button.payload}
 
 
 @dataclass(frozen=True)

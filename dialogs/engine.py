@@ -79,12 +79,19 @@ class DialogEngine:
         self.interpreter = interpreter
         self.default_language = default_language
 
-    def step(self, inbound: Inbound, state: DialogState, shop: Shop) -> Turn:
+    def understand(self, inbound: Inbound) -> Parse | None:
+        """NLU for free text, done before any database work so transactions stay short."""
+        if inbound.payload or inbound.contact_phone or _unusable(inbound.text.strip()):
+            return None
+        return self.interpreter.parse(inbound.text.strip(), ParseContext())
+
+    def step(
+        self, inbound: Inbound, state: DialogState, shop: Shop, parse: Parse | None = None
+    ) -> Turn:
         text = inbound.text.strip()
         lang = detect_language(text, state.language or self.default_language)
         before = state.copy()
         before.language = lang
-        parse: Parse | None = None
         if inbound.payload:
             action = Action.decode(inbound.payload)
         elif inbound.contact_phone:
@@ -92,7 +99,8 @@ class DialogEngine:
         elif problem := _unusable(text):
             return Turn([Outbound(text=t(lang, problem))], before)
         else:
-            parse = self.interpreter.parse(text, ParseContext(expecting=state.expecting))
+            if parse is None:
+                parse = self.interpreter.parse(text, ParseContext(expecting=state.expecting))
             action = _action_for(parse, before, text)
         ctx = Ctx(shop, before.copy(), lang, text, action.args, parse, inbound.contact_phone)
         handler = ROUTES.get(action.name, greet.fallback)

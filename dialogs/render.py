@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.messages import Card, Outbound
 from dialogs.context import Ctx
 from dialogs.i18n import money
 from store.lexicon import lexicon
 from store.models import Order, Product, Variant
+from store.search import ProductSummary, VariantSummary
 
 LOW_STOCK = 5
 
 
-def name(product: Product, lang: str) -> str:
+def name(product: Product | ProductSummary, lang: str) -> str:
     return product.name_zh if lang == "zh" else product.name_en
 
 
@@ -26,13 +29,13 @@ def stock_text(ctx: Ctx, stock: int) -> str:
     return ctx.t("stock.low" if stock <= LOW_STOCK else "stock.in", n=stock)
 
 
-def price_text(ctx: Ctx, variants: list[Variant]) -> str:
+def price_text(ctx: Ctx, variants: Sequence[Variant | VariantSummary]) -> str:
     low = min(variants, key=lambda v: v.price)
     text = money(low.price, low.currency)
     return text if all(v.price == low.price for v in variants) else ctx.t("price_from", price=text)
 
 
-def product_card(ctx: Ctx, product: Product, color: str | None = None) -> Card:
+def product_card(ctx: Ctx, product: ProductSummary, color: str | None = None) -> Card:
     variants = [v for v in product.variants if v.color == color] or product.variants
     colors = {v.color for v in product.variants if v.color}
     subtitle = " · ".join(

@@ -5,13 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.models import Conversation, Message
+from store.models import ChannelIdentity, Conversation, Message
 
 TRANSCRIPT_TEXT_LIMIT = 4000
+
+
+# Built once: this runs for every inbound message and statement construction is not free.
+_FOR_CHAT = (
+    select(ChannelIdentity, Conversation)
+    .join(Conversation, Conversation.identity_id == ChannelIdentity.id)
+    .where(
+        ChannelIdentity.channel == bindparam("channel"),
+        ChannelIdentity.external_id == bindparam("external_id"),
+    )
+    .with_for_update(of=Conversation)
+)
+
+
+def open_for_chat(
+    session: Session, channel: str, external_id: str
+) -> tuple[ChannelIdentity, Conversation] | None:
+    """The chat's identity and its row-locked conversation in one query, if both exist."""
+    row = session.execute(_FOR_CHAT, {"channel": channel, "external_id": external_id}).first()
+    return (row[0], row[1]) if row else None
 
 
 def open_conversation(session: Session, identity_id: int) -> Conversation:
@@ -32,6 +52,10 @@ def conversation_for(session: Session, identity_id: int) -> Conversation | None:
     return session.scalars(select(Conversation).filter_by(identity_id=identity_id)).first()
 
 
+class AlreadyRecorded(Exception):
+    """This platform message was recorded before; the transaction must be rolled back."""
+
+
 def record_inbound(
     session: Session,
     conversation_id: int,
@@ -39,23 +63,26 @@ def record_inbound(
     text: str,
     body: dict[str, Any],
     now: datetime,
-) -> Message | None:
-    """Record a customer message; None if this platform message was already recorded."""
+) -> Message:
+    """Record a customer message, or raise AlreadyRecorded for a platform retry.
+
+    Optimistic: a plain INSERT against the unique key, no savepoint, because duplicates are
+    rare and this runs for every message.
+    """
+    message = Message(
+        conversation_id=conversation_id,
+        direction="in",
+        dedupe_key=dedupe_key,
+        text=text[:TRANSCRIPT_TEXT_LIMIT],
+        body=body,
+        created_at=now,
+    )
+    session.add(message)
     try:
-        with session.begin_nested():
-            message = Message(
-                conversation_id=conversation_id,
-                direction="in",
-                dedupe_key=dedupe_key,
-                text=text[:TRANSCRIPT_TEXT_LIMIT],
-                body=body,
-                created_at=now,
-            )
-            session.add(message)
-            session.flush()
-            return message
-    except IntegrityError:
-        return None
+        session.flush()
+    except IntegrityError as error:
+        raise AlreadyRecorded(dedupe_key) from error
+    return message
 
 
 def inbound_by_key(session: Session, dedupe_key: str) -> Message | None:
@@ -80,7 +107,6 @@ def record_outbound(
         created_at=now,
     )
     session.add(message)
-    session.flush()
     return message
 
 

@@ -130,7 +130,9 @@ class Variant(Base):
     price: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     stock: Mapped[int] = mapped_column(Integer, default=0)
-    product: Mapped[Product] = relationship(back_populates="variants", lazy="joined")
+    # Plain lazy load: a many-to-one is served from the identity map when the product is
+    # already loaded, which is the common case and avoids a join on every variant query.
+    product: Mapped[Product] = relationship(back_populates="variants")
 
 
 class Customer(Base):

@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import jieba
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from store.catalog import catalog_version
 from store.lexicon import lexicon, surface_pattern
-from store.models import Product
+from store.models import Product, Variant
 
 jieba.setLogLevel(60)
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]+")
@@ -161,6 +162,28 @@ class SearchResult:
     color: str | None  # the colour the customer asked for, to pick a matching variant
 
 
+@dataclass(frozen=True)
+class VariantSummary:
+    id: int
+    color: str
+    size: str
+    price: int
+    currency: str
+    stock: int
+
+
+@dataclass(frozen=True)
+class ProductSummary:
+    """What a result card shows. Names and prices come from the index; stock is live."""
+
+    id: int
+    name_en: str
+    name_zh: str
+    brand: str
+    image: str
+    variants: tuple[VariantSummary, ...]
+
+
 @dataclass
 class _Doc:
     product_id: int
@@ -168,6 +191,7 @@ class _Doc:
     category: tuple[str, str]
     brand: str
     variants: list[tuple[str, str, int]]  # colour, size, price
+    summary: ProductSummary
 
 
 @dataclass
@@ -213,9 +237,12 @@ def colors_in(text: str) -> list[str]:
 class SearchIndex:
     """Thread-safe, lazily rebuilt index over active products."""
 
+    VERSION_CHECK_S = 1.0  # a catalog import elsewhere shows up within this long
+
     def __init__(self) -> None:
         self._index: _Index | None = None
         self._lock = threading.Lock()
+        self._checked_at = -math.inf
 
     def search(self, session: Session, query: SearchQuery) -> SearchResult:
         index = self._current(session)
@@ -244,6 +271,18 @@ class SearchIndex:
         ids = [s[2] for s in scored[start : start + query.page_size]]
         return SearchResult(ids, len(scored), page, pages, color)
 
+    def summaries(self, session: Session, product_ids: list[int]) -> list[ProductSummary]:
+        """Result cards for these products, with stock read now (one light query)."""
+        docs = {d.product_id: d for d in self._current(session).docs}
+        wanted = [docs[i].summary for i in product_ids if i in docs]
+        variant_ids = [v.id for p in wanted for v in p.variants]
+        rows = session.execute(select(Variant.id, Variant.stock).where(Variant.id.in_(variant_ids)))
+        stock = {variant_id: units for variant_id, units in rows}
+        return [
+            replace(p, variants=tuple(replace(v, stock=stock.get(v.id, 0)) for v in p.variants))
+            for p in wanted
+        ]
+
     def terms(self, session: Session, text: str) -> list[str]:
         """The words in `text` that the catalog knows (after typo correction)."""
         return self._query_tokens(self._current(session), text)
@@ -260,11 +299,14 @@ class SearchIndex:
         return out
 
     def _current(self, session: Session) -> _Index:
+        now = time.monotonic()
+        if self._index is not None and now - self._checked_at < self.VERSION_CHECK_S:
+            return self._index
         version = catalog_version(session)
-        if self._index is None or self._index.version != version:
-            with self._lock:
-                if self._index is None or self._index.version != version:
-                    self._index = _build(session, version)
+        with self._lock:
+            if self._index is None or self._index.version != version:
+                self._index = _build(session, version)
+            self._checked_at = now
         return self._index
 
 
@@ -315,6 +357,16 @@ def _build(session: Session, version: int) -> _Index:
                 weights[token] = max(weights[token], weight)
         df.update(weights.keys())
         variants = [(v.color, v.size, v.price) for v in p.variants]
+        summary = ProductSummary(
+            p.id,
+            p.name_en,
+            p.name_zh,
+            p.brand,
+            p.image,
+            tuple(
+                VariantSummary(v.id, v.color, v.size, v.price, v.currency, 0) for v in p.variants
+            ),
+        )
         docs.append(
             _Doc(
                 p.id,
@@ -322,6 +374,7 @@ def _build(session: Session, version: int) -> _Index:
                 (p.category_en.lower(), p.category_zh.lower()),
                 p.brand.lower(),
                 variants,
+                summary,
             )
         )
     n = max(1, len(docs))

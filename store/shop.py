@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store import carts, catalog, customers, orders, payments
 from store.models import Address, Order, Product, Variant
-from store.search import SearchIndex, SearchQuery, SearchResult
+from store.search import ProductSummary, SearchIndex, SearchQuery, SearchResult
 
 T = TypeVar("T")
 
@@ -41,13 +40,9 @@ class Shop:
             return fn()
 
     # catalog
-    def search(self, query: SearchQuery) -> tuple[SearchResult, list[Product]]:
+    def search(self, query: SearchQuery) -> tuple[SearchResult, list[ProductSummary]]:
         result = self.search_index.search(self.session, query)
-        found = {
-            p.id: p
-            for p in self.session.scalars(select(Product).where(Product.id.in_(result.product_ids)))
-        }
-        return result, [found[i] for i in result.product_ids if i in found]
+        return result, self.search_index.summaries(self.session, result.product_ids)
 
     def search_terms(self, text: str) -> list[str]:
         return self.search_index.terms(self.session, text)

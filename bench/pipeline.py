@@ -1,0 +1,194 @@
+"""N simulated customers each complete a purchase conversation in-process through the
+gateway, in 1 and then 2 worker processes sharing one database (production runs N workers).
+Prints one JSON line per database and worker count.
+
+    python bench/pipeline.py [--customers 200] [--workers 1 2] [--db-url postgresql+psycopg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text, update
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.bootstrap import bootstrap
+from bot.config import Settings
+from bot.messages import Action, Inbound, Outbound
+from dialogs.i18n import t
+from store.db import make_engine, make_session_factory
+from store.importer import import_rows, read_catalog
+from store.migrate import upgrade
+from store.models import Variant
+from store.uow import UnitOfWork
+
+SAMPLE = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
+SCRIPTS = {
+    "zh": [
+        "你好",
+        "有没有红色的T恤",
+        "@more",
+        "@pick",
+        "@variant",
+        "2",
+        "看看购物车",
+        "@qty",
+        "500以内的跑鞋",
+        "@pick",
+        "@variant",
+        "1",
+        "去结算",
+        "王小明",
+        "139 1234 5678",
+        "北京市朝阳区建国路88号",
+        "好的",
+        "我的订单",
+        "@order",
+        "谢谢",
+    ],
+    "en": [
+        "hi",
+        "red t-shirt",
+        "@more",
+        "@pick",
+        "@variant",
+        "2",
+        "what's in my cart",
+        "@qty",
+        "running shoes under 500",
+        "@pick",
+        "@variant",
+        "1",
+        "checkout",
+        "Jane Doe",
+        "+1 415 555 0132",
+        "500 Market Street, San Francisco",
+        "yes",
+        "my orders",
+        "@order",
+        "thanks",
+    ],
+}
+
+
+APOLOGIES = {t("zh", "errors.internal"), t("en", "errors.internal")}
+
+
+def prepare(url: str, data_dir: Path) -> None:
+    if url.startswith("postgresql"):
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        import_rows(uow.session, read_catalog(SAMPLE), SAMPLE.parent, data_dir / "media")
+        uow.session.execute(update(Variant).values(stock=1_000_000))  # nobody runs out mid-bench
+        uow.commit()
+    engine.dispose()
+
+
+def pick(replies: list[Outbound], action: str) -> str | None:
+    for reply in replies:
+        for button in list(reply.buttons) + [b for c in reply.cards for b in c.buttons]:
+            if Action.decode(button.payload).name == action:
+                return button.payload
+    return None
+
+
+def converse(app, customers: int, seed: int) -> tuple[list[float], int]:
+    """Each customer's whole purchase conversation; returns per-message latencies (ms)."""
+    latencies: list[float] = []
+    unanswered = 0
+    for n in range(customers):
+        lang = "zh" if (n + seed) % 2 == 0 else "en"
+        chat = f"bench-{uuid.uuid4().hex[:12]}"
+        replies: list[Outbound] = []
+        for i, step in enumerate(SCRIPTS[lang]):
+            payload = (pick(replies, step[1:]) or "view_cart") if step.startswith("@") else None
+            inbound = Inbound("web", chat, str(i), text="" if payload else step, payload=payload)
+            t0 = time.perf_counter()
+            handled = app.gateway.handle(inbound)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            replies = [Outbound.from_dict(m.body) for m in handled.replies]
+            unanswered += not replies or replies[0].text in APOLOGIES
+    return latencies, unanswered
+
+
+def worker(url: str, data_dir: str, customers: int, seed: int, ready, go, results) -> None:
+    app = bootstrap(Settings(database_url=url, data_dir=data_dir, sandbox_secret="bench"))
+    app.refresh_catalog_vocabulary()
+    ready.put(seed)
+    go.wait()
+    results.put(converse(app, customers, seed))
+    app.engine.dispose()
+
+
+def run(url: str, customers: int, workers: int, label: str) -> dict:
+    """`workers` processes, like N stateless workers behind a load balancer, share one DB."""
+    data_dir = Path(tempfile.mkdtemp(prefix="chatshop-bench-"))
+    prepare(url, data_dir)
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    share = [customers // workers + (i < customers % workers) for i in range(workers)]
+    procs = [
+        ctx.Process(target=worker, args=(url, str(data_dir), share[i], i, ready, go, results))
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    started = time.perf_counter()
+    go.set()
+    outcomes = [results.get(timeout=1800) for _ in procs]
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        proc.join()
+    latencies = sorted(ms for lat, _ in outcomes for ms in lat)
+    return {
+        "bench": "pipeline",
+        "db": label,
+        "workers": workers,
+        "customers": customers,
+        "messages": len(latencies),
+        "messages_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
+        "unanswered_or_failed": sum(u for _, u in outcomes),
+        "peak_rss_mb_per_worker": round(_child_rss_mb(), 1),
+    }
+
+
+def _child_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--db-url", help="also run on this PostgreSQL database (it is wiped)")
+    args = parser.parse_args()
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run(f"sqlite:///{tmp}/bench.db", args.customers, workers, "sqlite")
+            print(json.dumps(result), flush=True)
+        if args.db_url:
+            print(json.dumps(run(args.db_url, args.customers, workers, "postgresql")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
