@@ -19,6 +19,8 @@ def main() -> None:
     logging.basicConfig(
         level=Settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for chatty in ("alembic", "apscheduler"):  # per-tick and per-plugin INFO lines drown the log
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @main.group()
