@@ -15,9 +15,8 @@ SLOTS = ("name", "phone", "address")
 def start(ctx: Ctx) -> list[Outbound]:
     if ctx.shop.cart().empty:
         raise DomainError(ErrorCode.EMPTY_CART)
-    ctx.state.form = {}
     saved = ctx.shop.saved_addresses()
-    if not saved:
+    if ctx.state.form or not saved:  # resume what was already given
         return _next(ctx)
     ctx.state.expecting = "address_choice"
     buttons = [

@@ -42,6 +42,7 @@ ROUTES: dict[str, Handler] = {
     "variant": product.variant,
     "add": product.add,
     "add_to_cart": product.add_intent,
+    "inform": product.inform,
     "view_cart": cart.view,
     "update_cart": cart.update_intent,
     "remove_from_cart": cart.remove_intent,
@@ -103,6 +104,8 @@ class DialogEngine:
                 parse = self.interpreter.parse(text, ParseContext(expecting=state.expecting))
             action = _action_for(parse, before, text)
         ctx = Ctx(shop, before.copy(), lang, text, action.args, parse, inbound.contact_phone)
+        if before.expecting and action.name not in _CONTINUES.get(before.expecting, _CHECKOUT):
+            ctx.state.expecting = ""  # the customer moved on; an old question no longer holds
         handler = ROUTES.get(action.name, greet.fallback)
         try:
             replies = handler(ctx)
@@ -111,6 +114,14 @@ class DialogEngine:
         if handler is not greet.fallback:
             ctx.state.fallbacks = 0
         return Turn(replies, ctx.state)
+
+
+# Actions that answer what the dialog is waiting for; anything else drops the expectation.
+_CHECKOUT = frozenset({"form", "addr", "confirm", "cancel_checkout", "checkout"})
+_CONTINUES = {
+    "quantity": frozenset({"add", "add_to_cart", "variant"}),
+    "cancel": frozenset({"cancel", "cancel_order", "keep"}),
+}
 
 
 def _unusable(text: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Outbound
+from dialogs import greet
 from dialogs.context import Ctx
 from dialogs.i18n import money
 from dialogs.render import name, price_text, stock_text, variant_buttons, variant_label
@@ -156,3 +157,11 @@ def add_intent(ctx: Ctx) -> list[Outbound]:
     if not matches:
         return [ctx.say("product.no_such_variant"), *_detail(ctx, product)[1:]]
     return [Outbound(text=ctx.t("product.choose"), buttons=tuple(variant_buttons(ctx, product)))]
+
+
+def inform(ctx: Ctx) -> list[Outbound]:
+    """A bare 'M码' or '要蓝色的' right after looking at a product picks that variant."""
+    picked = any(ctx.entity(kind) for kind in ("color", "size", "quantity", "ordinal"))
+    if picked and (ctx.state.focus or ctx.state.shown):
+        return add_intent(ctx)
+    return greet.fallback(ctx)

@@ -221,3 +221,30 @@ def test_chinese_follow_up_adds_the_shown_product(demo_app) -> None:
     customer.send("有没有红色的T恤")
     added = customer.send("第一个来两件M码的")
     assert "已加入购物车" in texts(added) and "× 2" in texts(added)
+
+
+def test_moving_on_drops_an_old_question(demo_app) -> None:
+    customer = Customer_(demo_app)
+    customer.send("hello")
+    customer.send(payload="variant?sku=TS-001-RED-M")  # "how many?"
+    customer.send("blue jeans")
+    customer.send("2")
+    assert "empty" in texts(customer.send(payload="view_cart")).lower()
+
+
+def test_checkout_resumes_with_what_was_already_given(demo_app) -> None:
+    customer = Customer_(demo_app)
+    customer.send("hello")
+    customer.send(payload="add?sku=TS-001-RED-M&qty=1")
+    customer.send("checkout")
+    customer.send("Li Lei")
+    customer.send(payload="view_cart")
+    assert "phone" in texts(customer.send("checkout")).lower()
+
+
+def test_a_bare_size_after_a_product_picks_that_variant(demo_app) -> None:
+    customer = Customer_(demo_app)
+    customer.send("你好")
+    customer.send(payload="detail?p=1")
+    added = customer.send("要红色L码的")
+    assert "已加入购物车" in texts(added) and "L" in texts(added)
