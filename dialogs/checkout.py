@@ -89,7 +89,7 @@ def confirm(ctx: Ctx) -> list[Outbound]:
     if not all(form.get(slot) for slot in SLOTS):
         return start(ctx)
     order = ctx.shop.place_order(form["name"], form["phone"], form["address"], ctx.lang)
-    url = ctx.shop.payment_link(order.number)
+    url = ctx.shop.payment_link(order)
     ctx.state.form, ctx.state.expecting, ctx.state.order = {}, "", order.number
     total = money(order.total, order.currency)
     return [

@@ -59,7 +59,7 @@ def pay(ctx: Ctx) -> list[Outbound]:
     order = _unpaid_order(ctx)
     if order is None:
         return [ctx.say("orders.nothing_to_pay", ctx.button("orders", "orders"))]
-    url = ctx.shop.payment_link(order.number)
+    url = ctx.shop.payment_link(order)
     total = money(order.total, order.currency)
     return [
         Outbound(

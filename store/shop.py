@@ -111,9 +111,8 @@ class Shop:
             )
         )
 
-    def payment_link(self, number: str) -> str:
+    def payment_link(self, order: Order) -> str:
         """A link to pay an unpaid order; ORDER_NOT_PAYABLE if it is paid or cancelled."""
-        order = self.order(number)
         payment = self._mutate(
             lambda: payments.start_payment(self.session, self.payment_provider, order, self.now)
         )
