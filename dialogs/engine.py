@@ -9,7 +9,7 @@ import re
 from bot.messages import Action, Inbound, Outbound
 from dialogs import cart, checkout, greet, orders, product, search
 from dialogs.context import Ctx, Handler, Turn
-from dialogs.i18n import t
+from dialogs.i18n import LANGUAGES, t
 from dialogs.state import DialogState
 from nlu.language import detect_language
 from nlu.numbers import to_number
@@ -95,6 +95,8 @@ class DialogEngine:
         before.language = lang
         if inbound.payload:
             action = Action.decode(inbound.payload)
+            if action.name == "start" and action.args.get("lang") in LANGUAGES:
+                lang = before.language = action.args["lang"]  # the browser's or app's language
         elif inbound.contact_phone:
             action = Action("form" if before.expecting in checkout.SLOTS else "checkout")
         elif problem := _unusable(text):

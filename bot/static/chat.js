@@ -247,12 +247,16 @@
       conn.hidden = true;
       if (!loaded) {
         loaded = true;
-        if (lastId === 0 && sentCount === 0) send(null, "start"); // first visit: let the bot greet
+        if (lastId === 0 && sentCount === 0) send(null, "start?lang=" + browserLanguage()); // first visit: greet
       }
     } catch (e) {
       conn.hidden = false;
     }
     polling = false;
+  }
+
+  function browserLanguage() {
+    return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
   }
 
   updateSendState();

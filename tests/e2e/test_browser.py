@@ -33,7 +33,7 @@ def page():
 
 def test_customer_types_a_search_clicks_a_product_and_sees_its_details(live_shop, page) -> None:
     page.goto(live_shop.url + "/")
-    page.locator(".msg-out").first.wait_for()  # greeted without typing
+    page.locator(".msg-out", has_text="welcome").wait_for()  # greeted in the browser's language
     page.fill("#chat-input", "red t-shirt")
     page.click("#chat-send")
     card = page.locator(".card").first
@@ -52,7 +52,7 @@ def test_pay_link_opens_the_sandbox_page_and_the_confirmation_appears(live_shop,
     page.locator(".msg-out").first.wait_for()
     page.fill("#chat-input", "hello")
     page.click("#chat-send")
-    page.locator(".msg-out", has_text="welcome").wait_for()
+    page.locator(".msg-out", has_text="welcome").last.wait_for()
     page.evaluate(
         """async () => {
         const s = localStorage.getItem('chatshop.session');

@@ -44,6 +44,11 @@ def test_greeting_is_answered_in_the_customers_language(demo_app, text, expect) 
     assert expect in texts(Customer_(demo_app).send(text)).lower()
 
 
+@pytest.mark.parametrize(("lang", "expect"), [("en", "welcome"), ("zh", "欢迎")])
+def test_first_visit_greets_in_the_browsers_language(demo_app, lang, expect) -> None:
+    assert expect in texts(Customer_(demo_app).send(payload=f"start?lang={lang}")).lower()
+
+
 @pytest.mark.parametrize("text", ["你能干嘛", "what can you do?"])
 def test_help_explains_what_the_shop_can_do(demo_app, text) -> None:
     replies = Customer_(demo_app).send(text)
