@@ -113,7 +113,13 @@ def _serve(settings: Settings) -> None:
 
     from bot.bootstrap import bootstrap
     from bot.server import create_app
+    from store.migrate import is_current
 
+    if not is_current(settings.database_url):
+        click.echo(
+            "The database schema is not up to date. Run `chatshop db upgrade` first.", err=True
+        )
+        sys.exit(1)
     click.echo("Loading the language model…")
     app = bootstrap(settings)
     app.refresh_catalog_vocabulary()

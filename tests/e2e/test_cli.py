@@ -40,3 +40,8 @@ def test_bad_catalog_is_refused_with_line_numbers(tmp_path) -> None:
     result = chatshop(tmp_path, "catalog", "import", str(bad))
     assert result.returncode == 1
     assert "Nothing imported" in result.stderr and "line 3" in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path) -> None:
+    result = chatshop(tmp_path, "serve", "--port", "1")
+    assert result.returncode == 1 and "chatshop db upgrade" in result.stderr
