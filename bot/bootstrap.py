@@ -42,7 +42,8 @@ class App:
         with UnitOfWork(self.sessions) as uow:
             cats = [(c.en, c.zh) for c in catalog.categories(uow.session)]
             brands = catalog.brands(uow.session)
-        self.interpreter.entities.set_catalog(cats, brands)
+            names = catalog.product_names(uow.session)
+        self.interpreter.entities.set_catalog(cats, brands, names)
 
 
 def sandbox_secret(settings: Settings) -> bytes:

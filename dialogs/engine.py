@@ -107,7 +107,10 @@ class DialogEngine:
             action = _action_for(parse, before, text)
         ctx = Ctx(shop, before.copy(), lang, text, action.args, parse, inbound.contact_phone)
         if before.expecting and action.name not in _CONTINUES.get(before.expecting, _CHECKOUT):
-            ctx.state.expecting = ""  # the customer moved on; an old question no longer holds
+            # The customer moved on; an old question (and what it was about) no longer holds.
+            ctx.state.expecting = ""
+            if before.expecting == "quantity":
+                ctx.state.sku = ""
         handler = ROUTES.get(action.name, greet.fallback)
         try:
             replies = handler(ctx)

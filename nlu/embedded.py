@@ -76,7 +76,7 @@ class EmbeddedInterpreter:
         return Parse(
             intent=ranked[0][0],
             confidence=float(ranked[0][1]),
-            entities=tuple(self.entities.extract(text)),
+            entities=tuple(self.entities.extract(text, context.expecting if context else "")),
             language=detect_language(text, self.default_language),
             ranking=tuple((i, float(p)) for i, p in ranked),
         )

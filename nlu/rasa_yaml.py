@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
 
+DATA_DIR = Path(__file__).with_name("data")
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|\{(?P<json>[^}]+)\})")
 
 
@@ -52,3 +54,17 @@ def load_examples(path: Path) -> list[Example]:
                 if text:
                     examples.append(Example(text, str(block["intent"]), entities))
     return examples
+
+
+@cache
+def lookup_tables(data_dir: Path = DATA_DIR) -> dict[str, list[str]]:
+    """Rasa `lookup:` tables from the training files, merged across languages."""
+    tables: dict[str, list[str]] = {}
+    for path in sorted(data_dir.glob("*/nlu.yml")):
+        for block in (yaml.safe_load(path.read_text("utf-8")) or {}).get("nlu") or []:
+            if "lookup" in block:
+                items = [
+                    line.strip()[2:].strip() for line in str(block.get("examples", "")).splitlines()
+                ]
+                tables.setdefault(str(block["lookup"]), []).extend(i for i in items if i)
+    return tables

@@ -49,6 +49,11 @@ def brands(session: Session) -> list[str]:
     return sorted(session.scalars(query))
 
 
+def product_names(session: Session) -> list[str]:
+    rows = session.execute(select(Product.name_en, Product.name_zh).where(Product.active))
+    return [name for pair in rows for name in pair]
+
+
 def product_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Product)) or 0
 

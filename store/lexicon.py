@@ -16,7 +16,8 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 class Lexicon:
     colors: dict[str, list[str]]
     sizes: dict[str, list[str]]
-    terms: dict[str, list[str]]
+    terms: dict[str, list[str]]  # product types
+    attributes: dict[str, list[str]]  # materials and features
 
     def color_name(self, color: str, language: str) -> str:
         forms = self.colors.get(color)
@@ -32,15 +33,22 @@ def lexicon() -> Lexicon:
         {k: [str(f) for f in v] for k, v in data["colors"].items()},
         {k: [str(f) for f in v] for k, v in data["sizes"].items()},
         {k: [str(f) for f in v] for k, v in data["terms"].items()},
+        {k: [str(f) for f in v] for k, v in data.get("attributes", {}).items()},
     )
 
 
-def surface_pattern(forms: dict[str, list[str]]) -> tuple[re.Pattern[str], dict[str, str]]:
-    """One regex over every surface form (longest first) and a map back to its key."""
+def surface_pattern(
+    forms: dict[str, list[str]], plurals: bool = False
+) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One regex over every surface form (longest first) and a map back to its key; with
+    `plurals`, English forms also match with -s/-es ('hats', 'dresses')."""
     back: dict[str, str] = {}
     for key, surfaces in forms.items():
         for surface in surfaces:
             back.setdefault(surface.lower(), key)
+            if plurals and surface.isascii() and surface[-1:].isalpha():
+                back.setdefault(surface.lower() + "s", key)
+                back.setdefault(surface.lower() + "es", key)
     parts = []
     for surface in sorted(back, key=len, reverse=True):
         escaped = re.escape(surface)

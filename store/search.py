@@ -203,7 +203,7 @@ class _Index:
 
 
 _COLOR_RE, _COLOR_OF = surface_pattern(lexicon().colors)
-_TERM_RE, _TERM_OF = surface_pattern(lexicon().terms)
+_TERM_RE, _TERM_OF = surface_pattern({**lexicon().terms, **lexicon().attributes}, plurals=True)
 
 
 def _stem(word: str) -> str:

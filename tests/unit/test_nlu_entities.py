@@ -27,17 +27,35 @@ def test_english_numbers_become_numbers(text: str, value: int) -> None:
     assert to_number(text) == value
 
 
-def entities(text: str) -> dict[str, str]:
+def entities(text: str, expecting: str = "") -> dict[str, str]:
     extractor = EntityExtractor()
-    extractor.set_catalog([("T-shirts", "T恤"), ("Shoes", "鞋")], ["Northpeak"])
-    return {e.type: e.value for e in extractor.extract(text)}
+    extractor.set_catalog([("T-shirts", "T恤"), ("Shoes", "鞋"), ("Bags", "包")], ["Northpeak"])
+    return {e.type: e.value for e in extractor.extract(text, expecting)}
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("有没有红色的T恤", {"color": "red", "category": "T-shirts"}),
-        ("running shoes under 500", {"category": "Shoes", "price_max": "500"}),
+        ("有没有红色的T恤", {"color": "red", "product": "T恤"}),
+        ("running shoes under 500", {"product": "running shoes", "price_max": "500"}),
+        ("what's in the shoes category", {"category": "Shoes"}),
+        ("包邮吗", {"category": None, "product": None}),
+        ("add three mugs", {"quantity": "3", "product": "mugs"}),
+        ("make it five", {"quantity": "5"}),
+        ("改成两件", {"quantity": "2"}),
+        ("can i get a refund", {"quantity": None}),
+        ("my name is John Smith", {"name": "John Smith"}),
+        ("我叫李娜", {"name": "李娜"}),
+        ("Li Lei 15800001234", {"name": "Li Lei", "phone": "15800001234"}),
+        ("寄到江苏省南京市鼓楼区中山路18号", {"address": "江苏省南京市鼓楼区中山路18号"}),
+        (
+            "ship to 350 Fifth Ave, New York, NY 10118",
+            {"address": "350 Fifth Ave, New York, NY 10118"},
+        ),
+        ("do you ship to singapore", {"address": None}),
+        ("where is SF1234567890", {"tracking_number": "SF1234567890"}),
+        ("large please", {"size": "L"}),
+        ("3", {"quantity": "3"}),
         ("一百块以内的", {"price_max": "100"}),
         ("50到100元", {"price_min": "50", "price_max": "100"}),
         ("between 20 and 40", {"price_min": "20", "price_max": "40"}),
@@ -59,3 +77,22 @@ def entities(text: str) -> dict[str, str]:
 def test_entities_are_found_and_normalized(text: str, expected: dict[str, str]) -> None:
     found = entities(text)
     assert {k: found.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "expected"),
+    [("Zhang Wei", "name", "Zhang Wei"), ("王芳", "name", "王芳")],
+)
+def test_a_bare_value_is_taken_for_the_field_the_bot_asked_for(text, expecting, expected) -> None:
+    assert entities(text, expecting)[expecting] == expected
+
+
+def test_a_product_imported_after_training_is_recognized_by_name() -> None:
+    extractor = EntityExtractor()
+    extractor.set_catalog([("Home", "家居")], [], ["Moonlight Silk Pillowcase", "月光真丝枕套"])
+    found = {
+        e.type: e.value
+        for e in extractor.extract("do you still have the moonlight silk pillowcase?")
+    }
+    assert found["product"] == "Moonlight Silk Pillowcase"
+    assert {e.value for e in extractor.extract("月光真丝枕套还有吗")} == {"月光真丝枕套"}
