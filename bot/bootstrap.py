@@ -16,6 +16,8 @@ from bot.config import Settings
 from bot.gateway import Gateway
 from dialogs.engine import DialogEngine
 from nlu.embedded import EmbeddedInterpreter
+from nlu.rasa import RasaInterpreter
+from nlu.types import Interpreter
 from scheduler.dispatcher import Channel
 from store import catalog
 from store.db import make_engine, make_session_factory
@@ -31,19 +33,22 @@ class App:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    interpreter: EmbeddedInterpreter
+    interpreter: EmbeddedInterpreter  # the Rasa backend, when configured, falls back to this
     search_index: SearchIndex
     sandbox: SandboxProvider
     gateway: Gateway
     channels: dict[str, Channel]
 
     def refresh_catalog_vocabulary(self) -> None:
-        """Let NLU recognise the categories and brands now in the catalog."""
+        """Rebuild the search index and NLU vocabulary if the catalog changed (any process)."""
         with UnitOfWork(self.sessions) as uow:
-            cats = [(c.en, c.zh) for c in catalog.categories(uow.session)]
-            brands = catalog.brands(uow.session)
-            names = catalog.product_names(uow.session)
-        self.interpreter.entities.set_catalog(cats, brands, names)
+            self.search_index.ensure_current(uow.session)
+
+
+def catalog_vocabulary(session: Session) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Categories, brands and product names NLU should recognize."""
+    cats = [(c.en, c.zh) for c in catalog.categories(session)]
+    return cats, catalog.brands(session), catalog.product_names(session)
 
 
 def sandbox_secret(settings: Settings) -> bytes:
@@ -61,15 +66,24 @@ def sandbox_secret(settings: Settings) -> bytes:
 def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None) -> App:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    interpreter = interpreter or EmbeddedInterpreter(default_language=settings.default_language)
-    index = SearchIndex()
+    interpreter = interpreter or EmbeddedInterpreter.load_or_train(
+        Path(settings.data_dir) / "nlu-cache", settings.default_language
+    )
+    parser: Interpreter = interpreter
+    if settings.nlu == "rasa":
+        parser = RasaInterpreter(
+            settings.rasa_url, fallback=interpreter, timeout_s=settings.rasa_timeout_s
+        )
+    index = SearchIndex(
+        on_rebuild=lambda session: interpreter.entities.set_catalog(*catalog_vocabulary(session))
+    )
     sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
     timeout = timedelta(minutes=settings.payment_timeout_minutes)
 
     def shop_for(session: Session, identity: ChannelIdentity, now):
         return Shop(session, identity.customer_id, identity.id, now, index, sandbox, timeout)
 
-    gateway = Gateway(sessions, DialogEngine(interpreter, settings.default_language), shop_for)
+    gateway = Gateway(sessions, DialogEngine(parser, settings.default_language), shop_for)
     app = App(
         settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()}
     )

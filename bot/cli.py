@@ -79,6 +79,85 @@ def _import(settings: Settings, file: Path) -> int:
     return 0
 
 
+@main.group("nlu")
+def nlu_group() -> None:
+    """Language understanding commands."""
+
+
+@nlu_group.command("evaluate")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rasa YAML or JSONL file (default: the held-out test split).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def nlu_evaluate(data: Path | None, as_json: bool) -> None:
+    """Score the interpreter: intent accuracy, macro F1, per-intent figures, entity F1."""
+    import json
+
+    from nlu.evaluate import DEFAULT_DATA, DatasetError, evaluate, format_report, read_dataset
+
+    try:
+        examples = read_dataset(data or DEFAULT_DATA)
+    except DatasetError as error:
+        click.echo(f"Cannot evaluate: {error}", err=True)
+        sys.exit(2)
+    interpreter = _interpreter_with_catalog(Settings())
+    report = evaluate(interpreter, examples)
+    click.echo(json.dumps(report, ensure_ascii=False) if as_json else format_report(report))
+
+
+@nlu_group.command("export-rasa")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace the exported files if TARGET has them.")
+def nlu_export_rasa(target: Path, overwrite: bool) -> None:
+    """Write a Rasa project (nlu.yml, domain.yml, config.yml) trained on chatshop's data."""
+    from nlu.export import export_rasa_project
+
+    try:
+        written = export_rasa_project(target, overwrite=overwrite)
+    except FileExistsError:
+        click.echo(
+            f"{target} is not empty; use --overwrite to replace the exported files.", err=True
+        )
+        sys.exit(1)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+def _interpreter_with_catalog(settings: Settings):
+    """The embedded interpreter, knowing the shop's catalog (or the sample one when no
+    database is set up yet) so product, brand and category names are recognized."""
+    from nlu.embedded import EmbeddedInterpreter
+    from store.importer import read_catalog
+    from store.migrate import is_current
+
+    interpreter = EmbeddedInterpreter.load_or_train(
+        Path(settings.data_dir) / "nlu-cache", settings.default_language
+    )
+    try:
+        migrated = is_current(settings.database_url)
+    except Exception:  # no database yet: the sample catalog stands in
+        migrated = False
+    if migrated:
+        from bot.bootstrap import catalog_vocabulary
+        from store.db import make_engine, make_session_factory
+        from store.uow import UnitOfWork
+
+        engine = make_engine(settings.database_url)
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            interpreter.entities.set_catalog(*catalog_vocabulary(uow.session))
+        engine.dispose()
+    else:
+        rows = read_catalog(SAMPLE_CATALOG)
+        categories = sorted({(r.category_en, r.category_zh) for r in rows})
+        names = sorted({n for r in rows for n in (r.name_en, r.name_zh)})
+        interpreter.entities.set_catalog(categories, sorted({r.brand for r in rows}), names)
+    return interpreter
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default CHATSHOP_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default CHATSHOP_PORT).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,8 +18,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
-    nlu: str = "embedded"
+    nlu: Literal["embedded", "rasa"] = "embedded"
     rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_s: float = 0.5
+    support_contact: str = ""
     currency: str = "CNY"
     default_language: str = "zh"
     payment_timeout_minutes: int = 30

@@ -115,7 +115,7 @@ _ORDINALS = {
 }
 _COLOR_RE, _COLOR_OF = surface_pattern(lexicon().colors)
 _SIZE_WORDS_RE, _SIZE_OF = surface_pattern(
-    {k: [f for f in v if len(f) > 1 and not f.upper() == k] for k, v in lexicon().sizes.items()}
+    {k: [f for f in v if len(f) > 1 and f.upper() != k] for k, v in lexicon().sizes.items()}
 )
 
 

@@ -30,6 +30,11 @@ def cancel_unpaid_orders(app: App) -> None:
         log.info("cancelled %d unpaid orders after the payment timeout", len(cancelled))
 
 
+def refresh_catalog(app: App) -> None:
+    """Pick up catalog imports done by other processes (search index, NLU vocabulary)."""
+    app.refresh_catalog_vocabulary()
+
+
 def start_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
@@ -47,6 +52,15 @@ def start_scheduler(app: App) -> BackgroundScheduler:
         args=[app],
         seconds=30,
         id="cancel_unpaid_orders",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        refresh_catalog,
+        "interval",
+        args=[app],
+        seconds=10,
+        id="refresh_catalog",
         max_instances=1,
         coalesce=True,
     )

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -239,7 +240,8 @@ class SearchIndex:
 
     VERSION_CHECK_S = 1.0  # a catalog import elsewhere shows up within this long
 
-    def __init__(self) -> None:
+    def __init__(self, on_rebuild: Callable[[Session], None] | None = None) -> None:
+        self._on_rebuild = on_rebuild  # e.g. teach NLU the new product names
         self._index: _Index | None = None
         self._lock = threading.Lock()
         self._checked_at = -math.inf
@@ -306,8 +308,15 @@ class SearchIndex:
         with self._lock:
             if self._index is None or self._index.version != version:
                 self._index = _build(session, version)
+                if self._on_rebuild:
+                    self._on_rebuild(session)
             self._checked_at = now
         return self._index
+
+    def ensure_current(self, session: Session) -> None:
+        """Rebuild now if the catalog changed, without waiting for a search."""
+        self._checked_at = -math.inf
+        self._current(session)
 
 
 @lru_cache(maxsize=4096)

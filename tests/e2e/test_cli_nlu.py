@@ -1,0 +1,67 @@
+"""`chatshop nlu evaluate` and `chatshop nlu export-rasa` as a merchant runs them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("nlu-cli")  # one model cache for the module
+
+
+def chatshop(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CHATSHOP_DATA_DIR": str(data_dir),
+        "CHATSHOP_DATABASE_URL": f"sqlite:///{data_dir}/none.db",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "nlu", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_evaluate_json_on_a_small_file_counts_unknown_intents_as_errors(data_dir) -> None:
+    result = chatshop(data_dir, "evaluate", "--data", str(FIXTURES / "nlu_small.jsonl"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["examples"] == 5
+    assert report["intent_accuracy_pct"] == 80.0  # the made-up intent cannot be right
+    assert report["per_intent"]["sing_a_song"]["recall_pct"] == 0.0
+    assert report["entity_f1_pct"] == 100.0
+    assert {"intent_macro_f1_pct", "confusions"} <= report.keys()
+
+
+def test_evaluate_prints_a_readable_report_by_default(data_dir) -> None:
+    result = chatshop(data_dir, "evaluate", "--data", str(FIXTURES / "nlu_small.jsonl"))
+    assert result.returncode == 0 and "intent accuracy" in result.stdout
+    assert "sing_a_song" in result.stdout
+
+
+@pytest.mark.parametrize("content", ["{not json", "", "- just a list\n"])
+def test_evaluate_refuses_unreadable_data(data_dir, tmp_path, content) -> None:
+    bad = tmp_path / ("bad.jsonl" if content.startswith("{") or not content else "bad.yml")
+    bad.write_text(content, "utf-8")
+    result = chatshop(data_dir, "evaluate", "--data", str(bad))
+    assert result.returncode != 0 and "Cannot evaluate" in result.stderr
+
+
+def test_export_rasa_writes_a_project_and_will_not_clobber_it(data_dir, tmp_path) -> None:
+    target = tmp_path / "rasa"
+    assert chatshop(data_dir, "export-rasa", str(target)).returncode == 0
+    domain = yaml.safe_load((target / "domain.yml").read_text("utf-8"))
+    assert "search_product" in domain["intents"]
+    assert chatshop(data_dir, "export-rasa", str(target)).returncode == 1
+    assert chatshop(data_dir, "export-rasa", str(target), "--overwrite").returncode == 0
