@@ -83,7 +83,8 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
     def shop_for(session: Session, identity: ChannelIdentity, now):
         return Shop(session, identity.customer_id, identity.id, now, index, sandbox, timeout)
 
-    gateway = Gateway(sessions, DialogEngine(parser, settings.default_language), shop_for)
+    dialog = DialogEngine(parser, settings.default_language, settings.support_contact)
+    gateway = Gateway(sessions, dialog, shop_for)
     app = App(
         settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()}
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Card, Outbound
+from dialogs import greet
 from dialogs.context import Ctx
 from dialogs.i18n import money
 from dialogs.render import name, variant_label
@@ -98,14 +99,43 @@ def _target_line(ctx: Ctx, cart: CartView):
 
 
 def update_intent(ctx: Ctx) -> list[Outbound]:
-    """'make it 3', '改成两件'."""
+    """'make it 3', '改成两件', or another colour/size: '换成蓝色的', 'make it an L'."""
     cart = ctx.shop.cart()
     if cart.empty:
         return view(ctx)
+    color, size = ctx.entity("color"), ctx.entity("size")
+    if ctx.entity("quantity") is None and (color or size):
+        return _swap(ctx, cart, color, size)
     line, quantity = _target_line(ctx, cart), ctx.int_arg("quantity")
     if line is None or quantity is None:
         return [ctx.say("cart.which_line"), _render(ctx, cart)]
     ctx.shop.set_quantity(line.variant.sku, quantity)
+    return view(ctx)
+
+
+def swap_or_exchange(ctx: Ctx) -> list[Outbound]:
+    """'换成蓝色的' with goods in the cart means the cart line; about an order it is an
+    after-sales exchange, which this chat cannot do yet."""
+    color, size = ctx.entity("color"), ctx.entity("size")
+    if (color or size) and not ctx.entity("order_id"):
+        cart = ctx.shop.cart()
+        if not cart.empty:
+            return _swap(ctx, cart, color, size)
+    return greet.not_yet(ctx)
+
+
+def _swap(ctx: Ctx, cart: CartView, color: str | None, size: str | None) -> list[Outbound]:
+    """Change the line being talked about (the only or the most recently added one)."""
+    line = cart.lines[0] if len(cart.lines) == 1 else max(cart.lines, key=lambda x: x.id)
+    current = line.variant
+    wanted = [
+        v
+        for v in current.product.variants
+        if v.color == (color or current.color) and v.size.upper() == (size or current.size).upper()
+    ]
+    if not wanted:
+        return [ctx.say("product.no_such_variant"), _render(ctx, cart)]
+    ctx.shop.change_variant(current.sku, wanted[0].sku)
     return view(ctx)
 
 

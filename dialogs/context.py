@@ -28,6 +28,7 @@ class Ctx:
     args: dict[str, str] = field(default_factory=dict)
     parse: Parse | None = None
     contact_phone: str | None = None
+    support_contact: str = ""  # how to reach the shop's people, until agents take chats
 
     def t(self, key: str, **params: Any) -> str:
         return t(self.lang, key, **params)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 1000
 CONFIDENT = 0.5  # below this, free text during a form is taken as the awaited value
-UNSURE = 0.3  # below this, the bot admits it did not understand
+UNSURE = 0.45  # below this, the bot asks which of its two best guesses was meant
 _MEANINGFUL = re.compile(r"[\w\u3400-\u9fff]")
 
 ROUTES: dict[str, Handler] = {
@@ -31,6 +31,8 @@ ROUTES: dict[str, Handler] = {
     "thanks": greet.thanks,
     "goodbye": greet.goodbye,
     "out_of_scope": greet.fallback,
+    "clarify": greet.clarify,
+    "human_agent": greet.human_agent,
     "search_product": search.search,
     "browse_categories": search.categories,
     "more": search.more,
@@ -45,6 +47,7 @@ ROUTES: dict[str, Handler] = {
     "inform": product.inform,
     "view_cart": cart.view,
     "update_cart": cart.update_intent,
+    "exchange_request": cart.swap_or_exchange,
     "remove_from_cart": cart.remove_intent,
     "qty": cart.set_quantity,
     "rm": cart.remove,
@@ -62,12 +65,18 @@ ROUTES: dict[str, Handler] = {
     "cancel": orders.cancel,
     "keep": orders.keep,
 }
-# Understood, but served by later parts of the shop (tracking, after-sales, agents).
+# Understood, but served by later parts of the shop (tracking, after-sales, privacy).
 for _intent in (
     "track_shipment",
     "payment_issue",
-    "human_agent",
     "complaint",
+    "change_address",
+    "confirm_receipt",
+    "return_request",
+    "refund_request",
+    "refund_status",
+    "review",
+    "delete_my_data",
     "faq_shipping",
     "faq_returns_policy",
     "faq_payment_methods",
@@ -76,9 +85,12 @@ for _intent in (
 
 
 class DialogEngine:
-    def __init__(self, interpreter: Interpreter, default_language: str = "zh") -> None:
+    def __init__(
+        self, interpreter: Interpreter, default_language: str = "zh", support_contact: str = ""
+    ) -> None:
         self.interpreter = interpreter
         self.default_language = default_language
+        self.support_contact = support_contact
 
     def understand(self, inbound: Inbound) -> Parse | None:
         """NLU for free text, done before any database work so transactions stay short."""
@@ -95,6 +107,10 @@ class DialogEngine:
         before.language = lang
         if inbound.payload:
             action = Action.decode(inbound.payload)
+            if action.name == "clarify" and before.unclear:
+                # The customer picked one of our guesses: answer the original message with it.
+                text, action = before.unclear, Action(action.args.get("i", "out_of_scope"))
+                parse = self.interpreter.parse(text, ParseContext())
             if action.name == "start" and action.args.get("lang") in LANGUAGES:
                 lang = before.language = action.args["lang"]  # the browser's or app's language
         elif inbound.contact_phone:
@@ -105,7 +121,17 @@ class DialogEngine:
             if parse is None:
                 parse = self.interpreter.parse(text, ParseContext(expecting=state.expecting))
             action = _action_for(parse, before, text)
-        ctx = Ctx(shop, before.copy(), lang, text, action.args, parse, inbound.contact_phone)
+        ctx = Ctx(
+            shop,
+            before.copy(),
+            lang,
+            text,
+            action.args,
+            parse,
+            inbound.contact_phone,
+            self.support_contact,
+        )
+        ctx.state.unclear = ""
         if before.expecting and action.name not in _CONTINUES.get(before.expecting, _CHECKOUT):
             # The customer moved on; an old question (and what it was about) no longer holds.
             ctx.state.expecting = ""
@@ -116,7 +142,7 @@ class DialogEngine:
             replies = handler(ctx)
         except DomainError as error:
             return Turn([Outbound(text=t(lang, f"errors.{error.code}", **error.params))], before)
-        if handler is not greet.fallback:
+        if handler not in (greet.fallback, greet.clarify):
             ctx.state.fallbacks = 0
         return Turn(replies, ctx.state)
 
@@ -165,8 +191,8 @@ def _action_for(parse: Parse, state: DialogState, text: str) -> Action:
             if intent == "affirm"
             else Action("keep")
         )
-    if parse.confidence < UNSURE:
-        return Action("out_of_scope")
+    if parse.confidence < UNSURE and intent != "out_of_scope" and len(parse.ranking) > 1:
+        return Action("clarify")
     return Action(intent)
 
 

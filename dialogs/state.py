@@ -16,7 +16,8 @@ class DialogState:
     focus: int | None = None  # the product being looked at
     sku: str = ""  # the variant waiting for a quantity
     order: str = ""  # the order number a yes/no refers to
-    fallbacks: int = 0
+    fallbacks: int = 0  # misunderstandings in a row
+    unclear: str = ""  # the message a clarifying question is about
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

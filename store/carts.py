@@ -83,3 +83,19 @@ def remove_line(session: Session, customer_id: int, sku: str) -> None:
 
 def clear_cart(session: Session, customer_id: int) -> None:
     session.execute(delete(CartLine).filter_by(customer_id=customer_id))
+
+
+def change_variant(session: Session, customer_id: int, old_sku: str, new_sku: str) -> CartLine:
+    """Swap a line to another colour/size of the same product, keeping its quantity."""
+    old, new = variant_by_sku(session, old_sku), variant_by_sku(session, new_sku)
+    line = session.scalars(
+        select(CartLine).filter_by(customer_id=customer_id, variant_id=old.id)
+    ).first()
+    if line is None or new.product_id != old.product_id:
+        raise DomainError(ErrorCode.UNKNOWN_SKU, sku=new_sku)
+    if new.id == old.id:
+        return line
+    quantity = line.quantity
+    session.delete(line)
+    session.flush()
+    return add_to_cart(session, customer_id, new.sku, quantity)

@@ -66,6 +66,9 @@ class Shop:
     def set_quantity(self, sku: str, quantity: int) -> None:
         self._mutate(lambda: carts.set_quantity(self.session, self.customer_id, sku, quantity))
 
+    def change_variant(self, old_sku: str, new_sku: str) -> None:
+        self._mutate(lambda: carts.change_variant(self.session, self.customer_id, old_sku, new_sku))
+
     def remove_from_cart(self, sku: str) -> None:
         self._mutate(lambda: carts.remove_line(self.session, self.customer_id, sku))
 

@@ -253,3 +253,47 @@ def test_a_bare_size_after_a_product_picks_that_variant(demo_app) -> None:
     customer.send(payload="detail?p=1")
     added = customer.send("要红色L码的")
     assert "已加入购物车" in texts(added) and "L" in texts(added)
+
+
+@pytest.mark.parametrize(("text", "lang"), [("换成白色的", "zh"), ("make it white instead", "en")])
+def test_a_cart_line_can_switch_colour_keeping_its_quantity(demo_app, text, lang) -> None:
+    customer = Customer_(demo_app)
+    customer.send("你好" if lang == "zh" else "hello")
+    customer.send(payload="add?sku=TS-001-RED-L&qty=2")
+    replies = customer.send(text)
+    if clarify := [b for r in replies for b in r.buttons if b.payload.startswith("clarify")]:
+        customer.send(payload=clarify[0].payload)  # an unsure parse asks first; either guess swaps
+    cart = customer.send(payload="view_cart")
+    assert [c.subtitle for c in cart[0].cards] == ["白色 / L" if lang == "zh" else "white / L"]
+    assert cart[0].cards[0].stock in ("数量 2", "Qty 2")
+
+
+def test_an_unsure_guess_becomes_a_question_with_two_buttons_that_replay_the_message(
+    demo_app, monkeypatch
+) -> None:
+    from nlu.types import Parse
+
+    customer = Customer_(demo_app)
+    customer.send("hello")
+    unsure = Parse("view_cart", 0.35, (), "en", (("view_cart", 0.35), ("search_product", 0.3)))
+    monkeypatch.setattr(
+        demo_app.gateway._engine.interpreter, "parse", lambda text, context=None: unsure
+    )
+    asked = customer.send("trolley stuff pls")
+    assert [Action.decode(b.payload).args["i"] for b in asked[0].buttons] == [
+        "view_cart",
+        "search_product",
+    ]
+    monkeypatch.undo()
+    answered = customer.send(payload=asked[0].buttons[0].payload)
+    assert "empty" in texts(answered).lower()  # the cart, answered for the original message
+
+
+def test_two_misunderstandings_in_a_row_offer_a_person(demo_app) -> None:
+    customer = Customer_(demo_app)
+    customer.send("hello")
+    customer.send("asdfgh qwerty")
+    second = customer.send("zxcvb poiuy lkjh")
+    offered = [p for p in payloads(second) if p == "human_agent"]
+    assert offered
+    assert "team" in texts(customer.send(payload="human_agent")).lower()
