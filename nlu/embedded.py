@@ -10,28 +10,30 @@ import os
 import pickle
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
 import numpy as np
-import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from nlu.entities import EntityExtractor
 from nlu.language import detect_language
 from nlu.rasa_yaml import Example, load_examples
 from nlu.types import Parse, ParseContext
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).with_name("data")
 _DIGITS = re.compile(r"\d+")
+_SPACES = re.compile(r"\s\s+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def _data_fingerprint() -> str:
-    digest = hashlib.sha256(f"{MODEL_VERSION}/{sklearn.__version__}".encode())
+    digest = hashlib.sha256(MODEL_VERSION.encode())
     for path in training_files():
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -49,13 +51,19 @@ def _words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()] if _HAN.search(text) else text.split()
 
 
-MODEL_VERSION = "1"  # bump when features or the classifier change, to invalidate caches
+MODEL_VERSION = "2"  # bump when features or the classifier change, to invalidate caches
+CHAR_NGRAMS = (1, 4)
 
 
 def build_model() -> Pipeline:
     """Character 1–4-grams (typos, Chinese without spaces) plus jieba/whitespace words,
     into a multinomial logistic regression (see nlu/README.md for what else was tried)."""
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)
+    # Imported here: loading a cached model must not pay for importing scikit-learn.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True)
     words = TfidfVectorizer(analyzer=_words, sublinear_tf=True)
     return Pipeline(
         [
@@ -72,18 +80,19 @@ class EmbeddedInterpreter:
         self,
         examples: list[Example] | None = None,
         default_language: str = "zh",
-        model: Pipeline | None = None,
+        weights: LinearModel | None = None,
     ) -> None:
-        if model is None:
+        self._model: Pipeline | None = None  # the scikit-learn model, when trained here
+        if weights is None:
             if examples is None:
                 examples = [e for path in training_files() for e in load_examples(path)]
-            model = build_model()
-            model.fit([_normalize(e.text) for e in examples], [e.intent for e in examples])
-        self._model = model
+            self._model = build_model()
+            self._model.fit([_normalize(e.text) for e in examples], [e.intent for e in examples])
+            weights = LinearModel.from_pipeline(self._model)
+        self._fast = weights
         self.entities = EntityExtractor()
         self.default_language = default_language
-        self.intents: list[str] = [str(c) for c in model.classes_]
-        self._fast = _FastLinear(model)
+        self.intents: list[str] = weights.classes
 
     @classmethod
     def load_or_train(cls, cache_dir: Path, default_language: str = "zh") -> EmbeddedInterpreter:
@@ -93,14 +102,14 @@ class EmbeddedInterpreter:
         if path.exists():
             try:
                 with path.open("rb") as fh:
-                    return cls(default_language=default_language, model=pickle.load(fh))
+                    return cls(default_language=default_language, weights=pickle.load(fh))
             except Exception:  # a corrupt or incompatible cache is rebuilt, never fatal
                 log.warning("ignoring unreadable NLU model cache %s", path.name)
         interpreter = cls(default_language=default_language)
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
-            pickle.dump(interpreter._model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(interpreter._fast, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)  # atomic: workers starting together never read half a file
         for old in cache_dir.glob("intent-model-*.pkl"):
             if old != path:
@@ -119,34 +128,58 @@ class EmbeddedInterpreter:
         )
 
 
-class _FastLinear:
-    """predict_proba for one text straight from the fitted vocabularies and weights.
+def char_wb_ngrams(text: str, low: int = CHAR_NGRAMS[0], high: int = CHAR_NGRAMS[1]) -> list[str]:
+    """scikit-learn's `char_wb` analyzer: n-grams inside space-padded words (a test pins the
+    equivalence), so cached models load without importing scikit-learn."""
+    grams = []
+    for word in _SPACES.sub(" ", text).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(padded[offset : offset + n])
+            while offset + n < len(padded):
+                offset += 1
+                grams.append(padded[offset : offset + n])
+            if offset == 0:  # the word is shorter than n
+                break
+    return grams
 
-    sklearn's per-call input validation costs ~1 ms for a single message; the arithmetic
-    (tf-idf, L2 norm, linear scores, softmax) is the same and takes tens of microseconds.
+
+@dataclass
+class LinearModel:
+    """What inference needs from the fitted model: vocabularies, idf, weights, classes.
+
+    Scoring one message this way costs tens of microseconds, where scikit-learn's per-call
+    validation costs about a millisecond; the arithmetic (sublinear tf-idf, L2 norm per
+    feature block, linear scores, softmax) is the same.
     """
 
-    def __init__(self, model: Pipeline) -> None:
-        self._parts = []
-        offset = 0
-        for _, vectorizer in model.named_steps["features"].transformer_list:
-            vocabulary: dict[str, int] = vectorizer.vocabulary_
-            self._parts.append((vectorizer.build_analyzer(), vocabulary, vectorizer.idf_, offset))
-            offset += len(vocabulary)
+    parts: list[tuple[str, dict[str, int], np.ndarray, int]]  # analyzer, vocabulary, idf, offset
+    coef: np.ndarray  # features × classes
+    intercept: np.ndarray
+    classes: list[str]
+
+    @classmethod
+    def from_pipeline(cls, model: Pipeline) -> LinearModel:
+        parts, offset = [], 0
+        for name, vectorizer in model.named_steps["features"].transformer_list:
+            parts.append((name, dict(vectorizer.vocabulary_), vectorizer.idf_, offset))
+            offset += len(vectorizer.vocabulary_)
         clf = model.named_steps["clf"]
-        self._coef = np.ascontiguousarray(clf.coef_.T)  # features × classes
-        self._intercept = clf.intercept_
+        classes = [str(c) for c in clf.classes_]
+        return cls(parts, np.ascontiguousarray(clf.coef_.T), clf.intercept_, classes)
 
     def predict_proba(self, text: str) -> np.ndarray:
-        scores = self._intercept.copy()
-        for analyze, vocabulary, idf, offset in self._parts:
-            counts = Counter(i for i in map(vocabulary.get, analyze(text)) if i is not None)
+        scores = self.intercept.copy()
+        for name, vocabulary, idf, offset in self.parts:
+            grams = char_wb_ngrams(text) if name == "chars" else _words(text)
+            counts = Counter(i for i in map(vocabulary.get, grams) if i is not None)
             if not counts:
                 continue
             indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
             weights = np.fromiter((1.0 + math.log(c) for c in counts.values()), float, len(counts))
             weights *= idf[indices]
             weights /= np.linalg.norm(weights)
-            scores += weights @ self._coef[indices + offset]
+            scores += weights @ self.coef[indices + offset]
         scores = np.exp(scores - scores.max())
         return scores / scores.sum()

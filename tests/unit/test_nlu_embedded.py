@@ -37,3 +37,24 @@ def test_held_out_split_is_never_trained_on() -> None:
     train = {e.text.lower() for p in Path(DATA_DIR).glob("*/nlu.yml") for e in load_examples(p)}
     test = {e.text.lower() for p in (DATA_DIR / "test").glob("*.yml") for e in load_examples(p)}
     assert train and test and not train & test
+
+
+def test_character_ngrams_match_scikit_learns_char_wb() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nlu.embedded import CHAR_NGRAMS, char_wb_ngrams
+
+    analyze = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS).build_analyzer()
+    for text in ["有没有红色的t恤", "running  shoes\tunder 0", "a", "", "x y", "👍👍 ok"]:
+        assert char_wb_ngrams(text) == analyze(text)
+
+
+def test_a_cached_model_loads_without_retraining_and_parses_the_same(tmp_path, interpreter) -> None:
+    from nlu.embedded import EmbeddedInterpreter
+
+    first = EmbeddedInterpreter.load_or_train(tmp_path)
+    cached = EmbeddedInterpreter.load_or_train(tmp_path)
+    assert cached._model is None  # loaded, not trained
+    for text in ["有没有红色的T恤", "my orders", "asdf"]:
+        assert cached.parse(text).ranking == first.parse(text).ranking
+    assert len(list(tmp_path.glob("intent-model-*.pkl"))) == 1
