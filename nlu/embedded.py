@@ -51,7 +51,7 @@ def _words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()] if _HAN.search(text) else text.split()
 
 
-MODEL_VERSION = "2"  # bump when features or the classifier change, to invalidate caches
+MODEL_VERSION = "3"  # bump when features or the classifier change, to invalidate caches
 CHAR_NGRAMS = (1, 4)
 
 
@@ -68,7 +68,7 @@ def build_model() -> Pipeline:
     return Pipeline(
         [
             ("features", FeatureUnion([("chars", chars), ("words", words)])),
-            ("clf", LogisticRegression(C=20, max_iter=3000)),
+            ("clf", LogisticRegression(C=20, max_iter=3000, class_weight="balanced")),
         ]
     )
 
