@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from nlu.numbers import CN_NUMBER, EN_NUMBER, NUMBER, to_number
+from nlu.rasa_yaml import lookup_tables
 from nlu.types import Entity
 from store.lexicon import lexicon, surface_pattern
 
@@ -156,8 +157,6 @@ _CATEGORY_CUE = r"\s*(?:category|categories|section|类|分类|区)"
 
 def _product_forms() -> list[str]:
     """Product-type words: the lexicon's terms plus the lookup tables in the training data."""
-    from nlu.rasa_yaml import lookup_tables  # the data folder is part of this package
-
     forms = [f for fs in lexicon().terms.values() for f in fs]
     forms += lookup_tables().get("product", [])
     # One Han character is too ambiguous here (包 in 包邮 is not a bag).
