@@ -191,6 +191,9 @@ def _action_for(parse: Parse, state: DialogState, text: str) -> Action:
             if intent == "affirm"
             else Action("keep")
         )
+    goods = any(e.type in ("product", "category", "brand") for e in parse.entities)
+    if intent == "search_product" and goods:
+        return Action(intent)  # a product word is evidence enough to just search
     if parse.confidence < UNSURE and intent != "out_of_scope" and len(parse.ranking) > 1:
         return Action("clarify")
     return Action(intent)

@@ -75,7 +75,8 @@ def test_price_filter_and_refinement_narrow_the_search(demo_app) -> None:
 
 def test_paging_and_sorting(demo_app) -> None:
     customer = Customer_(demo_app)
-    page1 = customer.send("shoes")
+    customer.send("hello")
+    page1 = customer.send(payload="cat?c=Shoes")
     page2 = customer.send(payload=first(page1, "more"))
     assert "page 2" in texts(page2)
     assert {c.title for c in page1[0].cards}.isdisjoint({c.title for c in page2[0].cards})
@@ -297,3 +298,9 @@ def test_two_misunderstandings_in_a_row_offer_a_person(demo_app) -> None:
     offered = [p for p in payloads(second) if p == "human_agent"]
     assert offered
     assert "team" in texts(customer.send(payload="human_agent")).lower()
+
+
+@pytest.mark.parametrize("text", ["shoes", "连衣裙"])
+def test_a_bare_product_word_searches_without_asking(demo_app, text) -> None:
+    replies = Customer_(demo_app).send(text)
+    assert replies[0].cards
