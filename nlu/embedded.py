@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+LEXICON = Path(__file__).resolve().parent.parent / "store" / "lexicon.yml"  # masking uses it
 DATA_DIR = Path(__file__).with_name("data")
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s\s+")
@@ -33,7 +34,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def _data_fingerprint() -> str:
-    digest = hashlib.sha256(MODEL_VERSION.encode())
+    digest = hashlib.sha256(MODEL_VERSION.encode() + LEXICON.read_bytes())
     for path in training_files():
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -51,7 +52,7 @@ def _words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()] if _HAN.search(text) else text.split()
 
 
-MODEL_VERSION = "3"  # bump when features or the classifier change, to invalidate caches
+MODEL_VERSION = "4"  # bump when features or the classifier change, to invalidate caches
 CHAR_NGRAMS = (1, 4)
 
 
@@ -83,16 +84,26 @@ class EmbeddedInterpreter:
         weights: LinearModel | None = None,
     ) -> None:
         self._model: Pipeline | None = None  # the scikit-learn model, when trained here
+        self.entities = EntityExtractor()
         if weights is None:
             if examples is None:
                 examples = [e for path in training_files() for e in load_examples(path)]
             self._model = build_model()
-            self._model.fit([_normalize(e.text) for e in examples], [e.intent for e in examples])
+            texts = [self.features_text(e.text) for e in examples]
+            self._model.fit(texts, [e.intent for e in examples])
             weights = LinearModel.from_pipeline(self._model)
         self._fast = weights
-        self.entities = EntityExtractor()
         self.default_language = default_language
         self.intents: list[str] = weights.classes
+
+    def features_text(self, text: str) -> str:
+        """What the classifier sees: entities the shop vocabulary knows replaced by their type
+        ('两件红色的T恤' → ' quantity  color 的 product '), so 'a red one' and 'a blue one' teach
+        the same thing. Catalog names are left as text: the catalog changes after training."""
+        masked = text
+        for entity in reversed(self.entities.extract(text, catalog=False)):
+            masked = f"{masked[: entity.start]} {entity.type.upper()} {masked[entity.end :]}"
+        return _normalize(masked)
 
     @classmethod
     def load_or_train(cls, cache_dir: Path, default_language: str = "zh") -> EmbeddedInterpreter:
@@ -117,7 +128,7 @@ class EmbeddedInterpreter:
         return interpreter
 
     def parse(self, text: str, context: ParseContext | None = None) -> Parse:
-        probabilities = self._fast.predict_proba(_normalize(text))
+        probabilities = self._fast.predict_proba(self.features_text(text))
         ranked = sorted(zip(self.intents, probabilities, strict=True), key=lambda p: -p[1])[:5]
         return Parse(
             intent=ranked[0][0],

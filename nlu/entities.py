@@ -189,7 +189,9 @@ class EntityExtractor:
         names = {n: [n] for n in product_names if len(n) > 2}
         self._names = surface_pattern(names) if names else None
 
-    def extract(self, text: str, expecting: str = "") -> list[Entity]:
+    def extract(self, text: str, expecting: str = "", catalog: bool = True) -> list[Entity]:
+        """Entities in `text`; `expecting` is the field the dialog asked for, and
+        `catalog=False` leaves out the live catalog's names (for catalog-free features)."""
         found: list[Entity] = []
         taken: list[tuple[int, int]] = []
 
@@ -212,11 +214,15 @@ class EntityExtractor:
             add("color", _COLOR_OF[m.group(0)], m.start(), m.end())
         for m in _SIZE_WORDS_RE.finditer(low):
             add("size", _SIZE_OF[m.group(0)], m.start(), m.end())
-        self._goods(text, low, add)
+        self._goods(text, low, add, catalog)
         return sorted(found, key=lambda e: e.start)
 
-    def _goods(self, text: str, low: str, add) -> None:
+    def _goods(self, text: str, low: str, add, catalog: bool) -> None:
         """Catalog names, then categories named as such, product types, other categories."""
+        if not catalog:
+            for m in self._products[0].finditer(low):
+                add("product", text[m.start() : m.end()], m.start(), m.end())
+            return
         if self._names:
             for m in self._names[0].finditer(low):
                 add("product", self._names[1][m.group(0)], m.start(), m.end())

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlu.embedded import DATA_DIR, _normalize
+from nlu.embedded import DATA_DIR
 from nlu.rasa_yaml import load_examples, strip_annotations
 
 
@@ -20,7 +20,7 @@ def test_fast_inference_matches_the_fitted_model(interpreter) -> None:
         + load_examples(DATA_DIR / "test" / "zh.yml")[:100]
     )
     for example in examples:
-        text = _normalize(example.text)
+        text = interpreter.features_text(example.text)
         expected = interpreter._model.predict_proba([text])[0]
         assert np.allclose(interpreter._fast.predict_proba(text), expected, atol=1e-9)
 
@@ -58,3 +58,8 @@ def test_a_cached_model_loads_without_retraining_and_parses_the_same(tmp_path, i
     for text in ["有没有红色的T恤", "my orders", "asdf"]:
         assert cached.parse(text).ranking == first.parse(text).ranking
     assert len(list(tmp_path.glob("intent-model-*.pkl"))) == 1
+
+
+def test_shop_vocabulary_is_masked_to_entity_types_for_the_classifier(interpreter) -> None:
+    assert interpreter.features_text("两件红色的T恤") == interpreter.features_text("三件蓝色的T恤")
+    assert "color" in interpreter.features_text("a red one")
