@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.bootstrap import App
 from bot.channels import web
-from dialogs.i18n import money
+from dialogs.i18n import money, t
 from scheduler.jobs import start_scheduler
 from store import payments
 from store.errors import DomainError
@@ -122,34 +122,27 @@ def _pay_page(chatshop: App, token: str) -> HTMLResponse:
         payment = payments.payment_by_token(uow.session, token)
         order = uow.session.get(Order, payment.order_id) if payment else None
         if payment is None or order is None:
-            return HTMLResponse(
-                _PAGE.format(
-                    lang="en",
-                    title="Payment not found",
-                    banner="TEST PAYMENT · 测试支付",
-                    body='<p class="bad">This payment link is not valid. 付款链接无效。</p>',
-                ),
-                status_code=404,
-            )
-        zh = order.language == "zh"
+            body = f'<p class="bad">{_t("en", "not_found")}<br>{_t("zh", "not_found")}</p>'
+            return HTMLResponse(_page("en", body), status_code=404)
+        lang = order.language
         amount = html.escape(money(payment.amount, payment.currency))
         number = html.escape(order.number)
         if payment.status == PaymentStatus.CAPTURED:
-            body = f'<p class="done" id="status">{"已付款" if zh else "Paid"} ✓ — {number}</p>'
-            body += f"<p>{'可以回到聊天窗口了。' if zh else 'You can go back to the chat.'}</p>"
+            body = f'<p class="done" id="status">{_t(lang, "paid", number=number)}</p>'
         elif order.status != OrderStatus.PENDING_PAYMENT:
-            body = f'<p class="bad" id="status">{"订单已取消或已付款，无法付款。" if zh else "This order is cancelled or already paid; it cannot be paid."}</p>'
+            body = f'<p class="bad" id="status">{_t(lang, "not_payable")}</p>'
         else:
             body = (
-                f'<p>{"订单" if zh else "Order"} {number}</p><p class="amount" id="amount">{amount}</p>'
-                f'<form method="post"><button id="pay" type="submit">{"确认付款" if zh else "Pay"} {amount}</button></form>'
+                f"<p>{_t(lang, 'order', number=number)}</p>"
+                f'<p class="amount" id="amount">{amount}</p><form method="post">'
+                f'<button id="pay" type="submit">{_t(lang, "pay", amount=amount)}</button></form>'
             )
-        banner = (
-            "测试支付 · 沙箱环境，不会真实扣款"
-            if zh
-            else "TEST PAYMENT · sandbox, no real money moves"
-        )
-        title = "chatshop 收银台" if zh else "chatshop checkout"
-        return HTMLResponse(
-            _PAGE.format(lang="zh" if zh else "en", title=title, banner=banner, body=body)
-        )
+        return HTMLResponse(_page(lang, body))
+
+
+def _t(lang: str, key: str, **params: str) -> str:
+    return html.escape(t(lang, f"pay_page.{key}", **params))
+
+
+def _page(lang: str, body: str) -> str:
+    return _PAGE.format(lang=lang, title=_t(lang, "title"), banner=_t(lang, "banner"), body=body)
