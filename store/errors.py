@@ -17,7 +17,6 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_ORDER = "unknown_order"
     ORDER_NOT_PAYABLE = "order_not_payable"
     ORDER_NOT_CANCELLABLE = "order_not_cancellable"
-    INVALID_TRANSITION = "invalid_transition"
     BAD_NOTIFICATION = "bad_notification"
 
 

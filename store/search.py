@@ -8,7 +8,7 @@ import math
 import re
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -393,11 +393,3 @@ def _build(session: Session, version: int) -> _Index:
         {t for t in idf if t.isascii() and not t.startswith("term:")} | set(surfaces)
     )
     return _Index(version, docs, idf, vocabulary)
-
-
-def suggestions_by_category(session: Session) -> dict[str, list[int]]:
-    """Product ids per category, for browsing without a query."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for pid, cat in session.execute(select(Product.id, Product.category_en).where(Product.active)):
-        groups[cat].append(pid)
-    return groups
