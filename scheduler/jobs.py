@@ -37,32 +37,21 @@ def refresh_catalog(app: App) -> None:
 
 def start_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        dispatch_outbox,
-        "interval",
-        args=[app],
-        seconds=app.settings.dispatch_interval_s,
-        id="dispatch_outbox",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        cancel_unpaid_orders,
-        "interval",
-        args=[app],
-        seconds=30,
-        id="cancel_unpaid_orders",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        refresh_catalog,
-        "interval",
-        args=[app],
-        seconds=10,
-        id="refresh_catalog",
-        max_instances=1,
-        coalesce=True,
-    )
+    every = [
+        (dispatch_outbox, app.settings.dispatch_interval_s),
+        (cancel_unpaid_orders, 30),
+        (refresh_catalog, 10),
+    ]
+    for job, seconds in every:
+        # One run at a time per job; a late tick is merged, not queued behind the last.
+        scheduler.add_job(
+            job,
+            "interval",
+            args=[app],
+            seconds=seconds,
+            id=job.__name__,
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     return scheduler

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -99,3 +102,20 @@ class WebChatCustomer:
                     return message
             time.sleep(0.2)
         raise AssertionError(f"no pushed message containing {contains!r}")
+
+
+def run_chatshop(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `chatshop` command with its data (and SQLite database) in `data_dir`."""
+    env = {
+        **os.environ,
+        "CHATSHOP_DATABASE_URL": f"sqlite:///{data_dir}/shop.db",
+        "CHATSHOP_DATA_DIR": str(data_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )

@@ -1,27 +1,13 @@
 """The `chatshop` command as a merchant runs it."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import FIXTURES
+from tests.e2e.conftest import run_chatshop
 
 
-def chatshop(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CHATSHOP_DATABASE_URL": f"sqlite:///{tmp_path}/shop.db",
-        "CHATSHOP_DATA_DIR": str(tmp_path),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+def chatshop(tmp_path: Path, *args: str):
+    return run_chatshop(tmp_path, *args)
 
 
 def test_db_upgrade_then_import_then_reimport(tmp_path) -> None:

@@ -1,15 +1,13 @@
 """`chatshop nlu evaluate` and `chatshop nlu export-rasa` as a merchant runs them."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import FIXTURES
+from tests.e2e.conftest import run_chatshop
 
 
 @pytest.fixture(scope="module")
@@ -17,20 +15,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("nlu-cli")  # one model cache for the module
 
 
-def chatshop(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CHATSHOP_DATA_DIR": str(data_dir),
-        "CHATSHOP_DATABASE_URL": f"sqlite:///{data_dir}/none.db",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "nlu", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+def chatshop(data_dir: Path, *args: str):
+    return run_chatshop(data_dir, "nlu", *args)
 
 
 def test_evaluate_json_on_a_small_file_counts_unknown_intents_as_errors(data_dir) -> None:
