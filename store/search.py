@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import jieba
 from rapidfuzz import fuzz, process
@@ -23,6 +22,7 @@ from store.lexicon import lexicon, surface_pattern
 from store.models import Product, Variant
 
 jieba.setLogLevel(60)
+MAX_CORRECTIONS = 50_000
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 STOP_WORDS = frozenset(
@@ -200,7 +200,17 @@ class _Index:
     version: int
     docs: list[_Doc]
     idf: dict[str, float]
-    vocabulary: list[str] = field(default_factory=list)
+    vocabulary: tuple[str, ...] = ()
+    corrections: dict[str, str | None] = field(default_factory=dict)  # typo → token, memoized
+
+    def correct(self, token: str) -> str | None:
+        """The indexed token a typo most likely meant ('runing' → 'running'), if any."""
+        if token in self.corrections:
+            return self.corrections[token]
+        fixed = _closest(self.vocabulary, token)
+        if len(self.corrections) < MAX_CORRECTIONS:  # customers type endless new words
+            self.corrections[token] = fixed
+        return fixed
 
 
 _COLOR_RE, _COLOR_OF = surface_pattern(lexicon().colors)
@@ -291,12 +301,11 @@ class SearchIndex:
 
     def _query_tokens(self, index: _Index, text: str) -> list[str]:
         out = []
-        vocabulary = tuple(index.vocabulary)
         for raw in tokens(_COLOR_RE.sub(" ", text.lower()), stem=False):
             token = _stem(raw)
             if token in index.idf:
                 out.append(token)
-            elif (fixed := _correct(vocabulary, raw) or _correct(vocabulary, token)) is not None:
+            elif (fixed := index.correct(raw) or index.correct(token)) is not None:
                 out.append(fixed)
         return out
 
@@ -319,9 +328,7 @@ class SearchIndex:
         self._current(session)
 
 
-@lru_cache(maxsize=4096)
-def _correct(vocabulary: tuple[str, ...], token: str) -> str | None:
-    """The indexed token a typo most likely meant ('runing' → 'running'), if any."""
+def _closest(vocabulary: tuple[str, ...], token: str) -> str | None:
     if len(token) < 4 or not token.isascii():
         return None
     match = process.extractOne(token, vocabulary, scorer=fuzz.ratio, score_cutoff=80)
@@ -389,7 +396,7 @@ def _build(session: Session, version: int) -> _Index:
     n = max(1, len(docs))
     idf = {t: math.log(1 + n / c) for t, c in df.items()}
     surfaces = [s for s in _TERM_OF if s.isascii()]
-    vocabulary = sorted(
-        {t for t in idf if t.isascii() and not t.startswith("term:")} | set(surfaces)
+    vocabulary = tuple(
+        sorted({t for t in idf if t.isascii() and not t.startswith("term:")} | set(surfaces))
     )
     return _Index(version, docs, idf, vocabulary)

@@ -5,8 +5,7 @@ that says no (DomainError) leaves nothing half-done while the transcript still c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -30,13 +29,8 @@ class Shop:
     payment_provider: payments.PaymentProvider
     payment_timeout: timedelta
 
-    @contextmanager
-    def _change(self) -> Iterator[None]:
-        with self.session.begin_nested():
-            yield
-
     def _mutate(self, fn: Callable[[], T]) -> T:
-        with self._change():
+        with self.session.begin_nested():
             return fn()
 
     # catalog
