@@ -126,8 +126,7 @@ def swap_or_exchange(ctx: Ctx) -> list[Outbound]:
 
 def _swap(ctx: Ctx, cart: CartView, color: str | None, size: str | None) -> list[Outbound]:
     """Change the line being talked about (the only or the most recently added one)."""
-    line = cart.lines[0] if len(cart.lines) == 1 else max(cart.lines, key=lambda x: x.id)
-    current = line.variant
+    current = max(cart.lines, key=lambda line: line.id).variant
     wanted = [
         v
         for v in current.product.variants

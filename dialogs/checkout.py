@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.messages import Link, Outbound
+from bot.messages import Outbound
 from dialogs.cart import view as view_cart
 from dialogs.context import Ctx
 from dialogs.i18n import money
-from dialogs.render import name, variant_label
+from dialogs.render import cart_lines, pay_link
 from store.errors import DomainError, ErrorCode
 
 SLOTS = ("name", "phone", "address")
@@ -63,22 +63,12 @@ def _summary(ctx: Ctx) -> Outbound:
     cart = ctx.shop.cart()
     if cart.empty:
         raise DomainError(ErrorCode.EMPTY_CART)
-    lines = "\n".join(
-        ctx.t(
-            "order.line",
-            name=name(line.variant.product, ctx.lang),
-            variant=variant_label(line.variant.color, line.variant.size, ctx.lang),
-            qty=line.quantity,
-            amount=money(line.variant.price * line.quantity, line.variant.currency),
-        )
-        for line in cart.lines
-    )
     return ctx.say(
         "checkout.summary",
         ctx.button("confirm", "confirm"),
         ctx.button("change_address", "addr", id="new"),
         ctx.button("cancel_checkout", "cancel_checkout"),
-        lines=lines,
+        lines=cart_lines(ctx, cart),
         total=money(cart.total, cart.currency),
         **ctx.state.form,
     )
@@ -89,7 +79,7 @@ def confirm(ctx: Ctx) -> list[Outbound]:
     if not all(form.get(slot) for slot in SLOTS):
         return start(ctx)
     order = ctx.shop.place_order(form["name"], form["phone"], form["address"], ctx.lang)
-    url = ctx.shop.payment_link(order)
+    link = pay_link(ctx, order)
     ctx.state.form, ctx.state.expecting, ctx.state.order = {}, "", order.number
     total = money(order.total, order.currency)
     return [
@@ -97,7 +87,7 @@ def confirm(ctx: Ctx) -> list[Outbound]:
             text=ctx.t(
                 "checkout.placed", number=order.number, total=total, minutes=_minutes(ctx, order)
             ),
-            link=Link(url, ctx.t("buttons.pay", total=total)),
+            link=link,
             buttons=(
                 ctx.button("orders", "orders"),
                 ctx.button("cancel_order", "cancel", n=order.number),

@@ -118,7 +118,9 @@ class DialogEngine:
         elif problem := _unusable(text):
             return Turn([Outbound(text=t(lang, problem))], before)
         else:
-            if parse is None:
+            if parse is None or state.expecting in _CONTEXT_ENTITIES:
+                # The early parse knew no context; a bare "Zhang Wei" is a name only because
+                # the form just asked for one.
                 parse = self.interpreter.parse(text, ParseContext(expecting=state.expecting))
             action = _action_for(parse, before, text)
         ctx = Ctx(
@@ -147,6 +149,7 @@ class DialogEngine:
         return Turn(replies, ctx.state)
 
 
+_CONTEXT_ENTITIES = frozenset({"name", "address"})  # fields whose bare value needs context
 # Actions that answer what the dialog is waiting for; anything else drops the expectation.
 _CHECKOUT = frozenset({"form", "addr", "confirm", "cancel_checkout", "checkout"})
 _CONTINUES = {

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bot.messages import Link, Outbound
+from bot.messages import Outbound
 from dialogs.context import Ctx
 from dialogs.i18n import money
-from dialogs.render import order_summary
-from store.errors import DomainError, ErrorCode
+from dialogs.render import order_summary, pay_link
 from store.models import Order, OrderStatus
 
 
@@ -59,12 +58,10 @@ def pay(ctx: Ctx) -> list[Outbound]:
     order = _unpaid_order(ctx)
     if order is None:
         return [ctx.say("orders.nothing_to_pay", ctx.button("orders", "orders"))]
-    url = ctx.shop.payment_link(order)
     total = money(order.total, order.currency)
     return [
         Outbound(
-            text=ctx.t("orders.pay", number=order.number, total=total),
-            link=Link(url, ctx.t("buttons.pay", total=total)),
+            text=ctx.t("orders.pay", number=order.number, total=total), link=pay_link(ctx, order)
         )
     ]
 
@@ -74,8 +71,7 @@ def cancel(ctx: Ctx) -> list[Outbound]:
     order = _unpaid_order(ctx)
     if order is None:
         return [ctx.say("orders.nothing_to_cancel", ctx.button("orders", "orders"))]
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        raise DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, number=order.number, status=order.status)
+    ctx.shop.ensure_cancellable(order)  # ask "are you sure?" only when the answer can be yes
     if ctx.args.get("ok") != "1":
         ctx.state.expecting, ctx.state.order = "cancel", order.number
         return [

@@ -7,6 +7,7 @@ from dialogs import greet
 from dialogs.context import Ctx
 from dialogs.i18n import money
 from dialogs.render import name, price_text, stock_text, variant_buttons, variant_label
+from store.carts import MAX_LINE_QUANTITY
 from store.errors import DomainError, ErrorCode
 from store.lexicon import lexicon
 from store.models import Product, Variant
@@ -113,7 +114,7 @@ def add(ctx: Ctx) -> list[Outbound]:
     if quantity is None:
         quantity = ctx.int_arg("quantity")
     if quantity is None:
-        raise DomainError(ErrorCode.BAD_QUANTITY, max=99)
+        raise DomainError(ErrorCode.BAD_QUANTITY, max=MAX_LINE_QUANTITY)
     return add_variant(ctx, ctx.shop.variant(ctx.args.get("sku") or ctx.state.sku), quantity)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.messages import Card, Outbound
+from bot.messages import Card, Link, Outbound
 from dialogs.context import Ctx
 from dialogs.i18n import money
+from store.carts import CartView
 from store.lexicon import lexicon
 from store.models import Order, Product, Variant
 from store.search import ProductSummary, VariantSummary
@@ -68,15 +69,41 @@ def variant_buttons(ctx: Ctx, product: Product) -> list:
 
 def order_lines(ctx: Ctx, order: Order) -> str:
     return "\n".join(
-        ctx.t(
-            "order.line",
-            name=line.name_zh if ctx.lang == "zh" else line.name_en,
-            variant=variant_label(line.color, line.size, ctx.lang),
-            qty=line.quantity,
-            amount=money(line.unit_price * line.quantity, order.currency),
+        _line(
+            ctx,
+            line.name_zh if ctx.lang == "zh" else line.name_en,
+            line.color,
+            line.size,
+            line.quantity,
+            money(line.unit_price * line.quantity, order.currency),
         )
         for line in order.lines
     )
+
+
+def cart_lines(ctx: Ctx, cart: CartView) -> str:
+    return "\n".join(
+        _line(
+            ctx,
+            name(line.variant.product, ctx.lang),
+            line.variant.color,
+            line.variant.size,
+            line.quantity,
+            money(line.variant.price * line.quantity, line.variant.currency),
+        )
+        for line in cart.lines
+    )
+
+
+def _line(ctx: Ctx, title: str, color: str, size: str, qty: int, amount: str) -> str:
+    variant = variant_label(color, size, ctx.lang)
+    return ctx.t("order.line", name=title, variant=variant, qty=qty, amount=amount)
+
+
+def pay_link(ctx: Ctx, order: Order) -> Link:
+    """The payment link for an unpaid order (ORDER_NOT_PAYABLE otherwise)."""
+    label = ctx.t("buttons.pay", total=money(order.total, order.currency))
+    return Link(ctx.shop.payment_link(order), label)
 
 
 def order_summary(ctx: Ctx, order: Order) -> Outbound:

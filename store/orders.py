@@ -127,10 +127,15 @@ def cancel_order(
 ) -> Order:
     """Cancel an unpaid order and put its stock back."""
     order = lock_order(session, get_order(session, customer_id, number).id)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        raise DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, number=order.number, status=order.status)
+    ensure_cancellable(order)
     _cancel(session, order, actor, now)
     return order
+
+
+def ensure_cancellable(order: Order) -> None:
+    """Only an unpaid order can be cancelled here (paid ones need a refund)."""
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, number=order.number, status=order.status)
 
 
 def _cancel(session: Session, order: Order, actor: str, now: datetime) -> None:

@@ -101,6 +101,9 @@ class Shop:
     def order(self, number: str) -> Order:
         return orders.get_order(self.session, self.customer_id, number)
 
+    def ensure_cancellable(self, order: Order) -> None:
+        orders.ensure_cancellable(order)
+
     def cancel_order(self, number: str) -> Order:
         return self._mutate(
             lambda: orders.cancel_order(
