@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from nlu.embedded import EmbeddedInterpreter  # noqa: E402
 from nlu.evaluate import DEFAULT_DATA, evaluate, read_dataset  # noqa: E402
-from store.importer import read_catalog  # noqa: E402
+from store.importer import file_vocabulary  # noqa: E402
 
 SAMPLE = ROOT / "store" / "sample" / "catalog.json"
 LOAD_SCRIPT = """
@@ -34,10 +34,7 @@ print(time.perf_counter() - t0)
 
 
 def with_sample_catalog(interpreter: EmbeddedInterpreter) -> EmbeddedInterpreter:
-    rows = read_catalog(SAMPLE)
-    categories = sorted({(r.category_en, r.category_zh) for r in rows})
-    names = sorted({n for r in rows for n in (r.name_en, r.name_zh)})
-    interpreter.entities.set_catalog(categories, sorted({r.brand for r in rows}), names)
+    interpreter.entities.set_catalog(*file_vocabulary(SAMPLE))
     return interpreter
 
 

@@ -129,7 +129,7 @@ def converse(app, customers: int, seed: int) -> tuple[list[float], int]:
 
 def worker(url: str, data_dir: str, customers: int, seed: int, ready, go, results) -> None:
     app = bootstrap(Settings(database_url=url, data_dir=data_dir, sandbox_secret="bench"))
-    app.refresh_catalog_vocabulary()
+    app.refresh_catalog()
     ready.put(seed)
     go.wait()
     results.put(converse(app, customers, seed))

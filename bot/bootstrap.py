@@ -39,7 +39,7 @@ class App:
     gateway: Gateway
     channels: dict[str, Channel]
 
-    def refresh_catalog_vocabulary(self) -> None:
+    def refresh_catalog(self) -> None:
         """Rebuild the search index and NLU vocabulary if the catalog changed (any process)."""
         with UnitOfWork(self.sessions) as uow:
             self.search_index.ensure_current(uow.session)

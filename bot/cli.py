@@ -131,7 +131,7 @@ def _interpreter_with_catalog(settings: Settings):
     """The embedded interpreter, knowing the shop's catalog (or the sample one when no
     database is set up yet) so product, brand and category names are recognized."""
     from nlu.embedded import EmbeddedInterpreter
-    from store.importer import read_catalog
+    from store.importer import file_vocabulary
     from store.migrate import is_current
 
     interpreter = EmbeddedInterpreter.load_or_train(
@@ -151,10 +151,7 @@ def _interpreter_with_catalog(settings: Settings):
             interpreter.entities.set_catalog(*catalog_vocabulary(uow.session))
         engine.dispose()
     else:
-        rows = read_catalog(SAMPLE_CATALOG)
-        categories = sorted({(r.category_en, r.category_zh) for r in rows})
-        names = sorted({n for r in rows for n in (r.name_en, r.name_zh)})
-        interpreter.entities.set_catalog(categories, sorted({r.brand for r in rows}), names)
+        interpreter.entities.set_catalog(*file_vocabulary(SAMPLE_CATALOG))
     return interpreter
 
 
@@ -201,7 +198,7 @@ def _serve(settings: Settings) -> None:
         sys.exit(1)
     click.echo("Loading the language model…")
     app = bootstrap(settings)
-    app.refresh_catalog_vocabulary()
+    app.refresh_catalog()
     click.echo(f"\n  Web chat:  {settings.base_url}/\n")
     uvicorn.run(create_app(app), host=settings.host, port=settings.port, log_level="warning")
 

@@ -32,7 +32,7 @@ def cancel_unpaid_orders(app: App) -> None:
 
 def refresh_catalog(app: App) -> None:
     """Pick up catalog imports done by other processes (search index, NLU vocabulary)."""
-    app.refresh_catalog_vocabulary()
+    app.refresh_catalog()
 
 
 def start_scheduler(app: App) -> BackgroundScheduler:

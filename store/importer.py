@@ -209,3 +209,11 @@ def _store_image(image: str, source_dir: Path, media_dir: Path) -> str:
     if not target.exists() or target.stat().st_size != (source_dir / image).stat().st_size:
         shutil.copyfile(source_dir / image, target)
     return f"catalog/{target.name}"
+
+
+def file_vocabulary(path: Path) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Categories, brands and product names of a catalog file, for NLU without a database."""
+    rows = read_catalog(path)
+    categories = sorted({(r.category_en, r.category_zh) for r in rows})
+    names = sorted({name for r in rows for name in (r.name_en, r.name_zh)})
+    return categories, sorted({r.brand for r in rows if r.brand}), names

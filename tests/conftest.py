@@ -149,7 +149,7 @@ def demo_app(sample_db: Path, tmp_path: Path, interpreter: EmbeddedInterpreter) 
         database_url=f"sqlite:///{db}", data_dir=str(tmp_path), sandbox_secret="s3cret"
     )
     app = bootstrap(settings, interpreter)
-    app.refresh_catalog_vocabulary()
+    app.refresh_catalog()
     yield app
     app.engine.dispose()
 

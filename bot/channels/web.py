@@ -3,7 +3,7 @@ pushes (outbox) are recorded in the transcript, which the page polls."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -13,6 +13,9 @@ from bot.messages import Inbound, Outbound
 from store import conversations, customers
 from store.models import ChannelIdentity, Message
 from store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
 
 SESSION_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
@@ -96,7 +99,7 @@ def router() -> APIRouter:
     return api
 
 
-def _history(app: Any, session: str, after: int) -> list[dict[str, Any]]:
+def _history(app: App, session: str, after: int) -> list[dict[str, Any]]:
     with UnitOfWork(app.sessions) as uow:
         identity = customers.find_identity(uow.session, "web", session)
         conversation = (

@@ -48,7 +48,7 @@ def live_shop(sample_db: Path, tmp_path: Path, interpreter) -> Iterator[LiveShop
         dispatch_interval_s=0.2,
     )
     app = bootstrap(settings, interpreter)
-    app.refresh_catalog_vocabulary()
+    app.refresh_catalog()
     server = uvicorn.Server(
         uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
     )
