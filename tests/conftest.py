@@ -5,11 +5,17 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -156,3 +162,28 @@ def demo_app(sample_db: Path, tmp_path: Path, interpreter: EmbeddedInterpreter) 
 
 def texts(replies: list[Outbound]) -> str:
     return "\n".join(r.text for r in replies)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_in_thread(asgi_app: Any, port: int) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1:`port` for the block; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,23 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.bootstrap import App, bootstrap
 from bot.config import Settings
 from bot.server import create_app
+from tests.conftest import free_port, serve_in_thread
 
 
 @dataclass
 class LiveShop:
     url: str
     app: App
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -49,18 +41,8 @@ def live_shop(sample_db: Path, tmp_path: Path, interpreter) -> Iterator[LiveShop
     )
     app = bootstrap(settings, interpreter)
     app.refresh_catalog()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield LiveShop(f"http://127.0.0.1:{port}", app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(app), port) as url:
+        yield LiveShop(url, app)
     app.engine.dispose()
 
 

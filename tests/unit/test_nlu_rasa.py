@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -20,6 +18,7 @@ from starlette.routing import Route
 
 from nlu.rasa import RasaInterpreter
 from nlu.types import Entity, Parse, ParseContext
+from tests.conftest import free_port, serve_in_thread
 
 TEXT = "来两件红色的T恤"
 
@@ -88,28 +87,13 @@ class FixedFallback:
         return Parse(intent="fallback_used", confidence=1.0, language="en")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeRasa]:
     fake = FakeRasa()
-    port = free_port()
     app = Starlette(routes=[Route("/model/parse", fake.parse, methods=["POST"])])
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "fake Rasa did not start"
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    uv.should_exit = True
-    thread.join(timeout=5)
+    with serve_in_thread(app, free_port()) as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture
