@@ -84,7 +84,8 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
         return Shop(session, identity.customer_id, identity.id, now, index, sandbox, timeout)
 
     dialog = DialogEngine(parser, settings.default_language, settings.support_contact)
-    gateway = Gateway(sessions, dialog, shop_for)
+    queued = frozenset({"telegram"} if settings.telegram_bot_token else ())
+    gateway = Gateway(sessions, dialog, shop_for, queued_channels=queued)
     app = App(
         settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()}
     )

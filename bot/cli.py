@@ -184,6 +184,33 @@ def demo(port: int | None) -> None:
     _serve(settings)
 
 
+@main.group("telegram")
+def telegram_group() -> None:
+    """Telegram commands."""
+
+
+@telegram_group.command("set-webhook")
+def telegram_set_webhook() -> None:
+    """Point Telegram at TELEGRAM_WEBHOOK_URL (with TELEGRAM_WEBHOOK_SECRET) and register the
+    bot's menu commands in Chinese and English."""
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from bot.channels.telegram import set_webhook
+
+    settings = Settings()
+    if not (settings.telegram_bot_token and settings.telegram_webhook_url):
+        click.echo("Set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_URL first.", err=True)
+        sys.exit(2)
+    try:
+        info = asyncio.run(set_webhook(settings))
+    except TelegramError as error:
+        click.echo(f"Telegram refused: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"webhook set to {info['url']} ({info['pending_update_count']} updates pending)")
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
@@ -199,7 +226,11 @@ def _serve(settings: Settings) -> None:
     click.echo("Loading the language model…")
     app = bootstrap(settings)
     app.refresh_catalog()
-    click.echo(f"\n  Web chat:  {settings.base_url}/\n")
+    click.echo(f"\n  Web chat:  {settings.base_url}/")
+    if settings.telegram_bot_token:
+        mode = "webhook" if settings.telegram_webhook_url else "polling"
+        click.echo(f"  Telegram:  on ({mode})")
+    click.echo("")
     uvicorn.run(create_app(app), host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _platform(name: str, default: str = "") -> Any:
+    return Field(default=default, validation_alias=AliasChoices(name, f"CHATSHOP_{name}"))
 
 
 class Settings(BaseSettings):
     """Every setting is documented in the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="CHATSHOP_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="CHATSHOP_", extra="ignore", populate_by_name=True
+    )
 
     database_url: str = "sqlite:///chatshop-data/chatshop.db"
     data_dir: str = "chatshop-data"
@@ -28,6 +35,24 @@ class Settings(BaseSettings):
     sandbox_secret: str = Field(default="", description="HMAC key; generated per data dir if empty")
     dispatch_interval_s: float = 1.0
     log_level: str = "INFO"
+
+    # Platform settings keep the platforms' own names (TELEGRAM_*), as merchants know them.
+    telegram_bot_token: str = _platform("TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = _platform("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
+    telegram_webhook_url: str = _platform("TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: str = _platform("TELEGRAM_WEBHOOK_SECRET")
+    telegram_payment_provider_token: str = _platform("TELEGRAM_PAYMENT_PROVIDER_TOKEN")
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and not re.fullmatch(
+            r"[A-Za-z0-9_-]{16,256}", self.telegram_webhook_secret
+        ):
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL is set, so TELEGRAM_WEBHOOK_SECRET must be 16-256 "
+                "characters of A-Z, a-z, 0-9, _ and - (Telegram sends it with every update)"
+            )
+        return self
 
     @property
     def base_url(self) -> str:

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.messages import Inbound, Outbound
 from dialogs.engine import DialogEngine
 from dialogs.i18n import t
+from dialogs.notifications import REPLY
 from dialogs.state import DialogState
 from nlu.language import detect_language
 from nlu.types import Parse
-from store import conversations, customers
+from store import conversations, customers, outbox
 from store.models import ChannelIdentity, Conversation, ConversationMode, Customer, Message, utcnow
 from store.shop import Shop
 from store.uow import UnitOfWork
@@ -41,11 +42,15 @@ class Gateway:
         engine: DialogEngine,
         shop_factory: ShopFactory,
         clock: Callable[[], datetime] = utcnow,
+        queued_channels: frozenset[str] = frozenset(),
     ) -> None:
         self._sessions = session_factory
         self._engine = engine
         self._shop = shop_factory
         self._clock = clock
+        # Channels whose replies are delivered by the outbox (queued in this transaction, so a
+        # crash after commit cannot lose them) rather than returned in the HTTP response.
+        self.queued_channels = queued_channels
 
     def handle(self, inbound: Inbound) -> Handled:
         try:
@@ -70,6 +75,8 @@ class Gateway:
         identity, conversation, message = self._open(s, inbound, now)
         if identity.last_inbound_at is None or now - identity.last_inbound_at > SEEN_PRECISION:
             identity.last_inbound_at = now
+        if not identity.reachable:
+            identity.reachable = True  # they wrote again, so they unblocked us
         if conversation.mode != ConversationMode.BOT:
             uow.commit()  # a person holds this conversation: record it, stay quiet
             return Handled(message)
@@ -80,7 +87,7 @@ class Gateway:
             customer = s.get(Customer, identity.customer_id)
             if customer is not None:
                 customer.language = turn.state.language
-        replies = self._record(s, conversation, turn.replies, message, now)
+        replies = self._record(s, identity, conversation, turn.replies, message, inbound, now)
         uow.commit()  # assigns the replies' ids (one batched INSERT)
         return Handled(message, replies)
 
@@ -99,19 +106,32 @@ class Gateway:
             identity = customers.identify(s, inbound.channel, inbound.chat_id, inbound.display_name)
             found = identity, conversations.open_conversation(s, identity.id)
         identity, conversation = found
-        body = {"payload": inbound.payload} if inbound.payload else {}
+        body: dict[str, object] = {"payload": inbound.payload} if inbound.payload else {}
+        if inbound.attachments:
+            body["attachments"] = list(inbound.attachments)
         message = conversations.record_inbound(
             s, conversation.id, _key(inbound), inbound.text, body, now
         )
         return identity, conversation, message
 
-    @staticmethod
     def _record(
-        s: Session, conversation: Conversation, replies: list[Outbound], to: Message, now: datetime
+        self,
+        s: Session,
+        identity: ChannelIdentity,
+        conversation: Conversation,
+        replies: list[Outbound],
+        to: Message,
+        inbound: Inbound,
+        now: datetime,
     ) -> list[Message]:
+        bodies = [r.to_dict() for r in replies]
+        if inbound.channel in self.queued_channels and bodies:
+            language = (conversation.state or {}).get("language") or "zh"
+            params = {"messages": bodies, "pressed": inbound.pressed}
+            outbox.enqueue(s, identity.id, REPLY, params, language, f"reply:{to.id}", now)
         return [
-            conversations.record_outbound(s, conversation.id, r.to_dict(), now, reply_to=to.id)
-            for r in replies
+            conversations.record_outbound(s, conversation.id, body, now, reply_to=to.id)
+            for body in bodies
         ]
 
     def _apologise(self, inbound: Inbound) -> Handled:
@@ -119,12 +139,14 @@ class Gateway:
         now = self._clock()
         try:
             with UnitOfWork(self._sessions) as uow:
-                _, conversation, message = self._open(uow.session, inbound, now)
+                identity, conversation, message = self._open(uow.session, inbound, now)
                 language = detect_language(
                     inbound.text, (conversation.state or {}).get("language") or "zh"
                 )
                 sorry = Outbound(text=t(language, "errors.internal"))
-                replies = self._record(uow.session, conversation, [sorry], message, now)
+                replies = self._record(
+                    uow.session, identity, conversation, [sorry], message, inbound, now
+                )
                 uow.commit()
                 return Handled(message, replies)
         except conversations.AlreadyRecorded:

@@ -17,6 +17,8 @@ class Inbound:
     payload: str | None = None  # a pressed button or a numbered choice
     display_name: str = ""
     contact_phone: str | None = None
+    attachments: tuple[str, ...] = ()  # "telegram:<file_id>" etc., kept as evidence
+    pressed: str | None = None  # the channel's handle on the message whose button was pressed
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Card:
 class Link:
     url: str
     label: str
+    order: str = ""  # set when the link pays this order, so channels may offer in-app payment
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Outbound:
     cards: tuple[Card, ...] = ()
     link: Link | None = None
     image: str = ""
+    replace: bool = False  # an updated view of what the pressed button was on (next page, cart)
+    ask_contact: bool = False  # the question is a phone number: offer "share my contact"
 
     def to_dict(self) -> dict[str, Any]:
         # Hand-written: dataclasses.asdict deep-copies recursively and shows up in profiles.
@@ -65,8 +70,10 @@ class Outbound:
                 }
                 for c in self.cards
             ],
-            "link": {"url": self.link.url, "label": self.link.label} if self.link else None,
+            "link": _link(self.link) if self.link else None,
             "image": self.image,
+            "replace": self.replace,
+            "ask_contact": self.ask_contact,
         }
 
     @classmethod
@@ -80,7 +87,13 @@ class Outbound:
             ),
             link=Link(**data["link"]) if data.get("link") else None,
             image=data.get("image", ""),
+            replace=data.get("replace", False),
+            ask_contact=data.get("ask_contact", False),
         )
+
+
+def _link(link: Link) -> dict[str, str]:
+    return {"url": link.url, "label": link.label, "order": link.order}
 
 
 def _button(button: Button) -> dict[str, str]:

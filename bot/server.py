@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from bot.bootstrap import App
-from bot.channels import web
+from bot.channels import telegram, web
 from dialogs.i18n import money, t
 from scheduler.jobs import start_scheduler
 from store import payments
@@ -31,17 +31,24 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         scheduler = start_scheduler(chatshop) if run_scheduler else None
+        if chatshop.settings.telegram_bot_token:
+            api.state.telegram = telegram.TelegramChannel(chatshop)
+            await api.state.telegram.start()
         yield
+        if api.state.telegram:
+            await api.state.telegram.stop()
         if scheduler:
             scheduler.shutdown(wait=False)
 
     api = FastAPI(title="chatshop", lifespan=lifespan, docs_url=None, redoc_url=None)
     api.state.chatshop = chatshop
+    api.state.telegram = None
     media = Path(chatshop.settings.media_dir)
     media.mkdir(parents=True, exist_ok=True)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
     api.mount("/media", StaticFiles(directory=media), name="media")
     api.include_router(web.router())
+    api.include_router(telegram.router())
 
     @api.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:

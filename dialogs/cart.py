@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.messages import Card, Outbound
 from dialogs import greet
 from dialogs.context import Ctx
@@ -10,11 +12,12 @@ from dialogs.render import name, variant_label
 from store.carts import CartView
 
 
-def view(ctx: Ctx) -> list[Outbound]:
+def view(ctx: Ctx, in_place: bool = False) -> list[Outbound]:
     cart = ctx.shop.cart()
     if cart.empty:
-        return [ctx.say("cart.empty", ctx.button("categories", "browse_categories"))]
-    return [_render(ctx, cart)]
+        empty = ctx.say("cart.empty", ctx.button("categories", "browse_categories"))
+        return [replace(empty, replace=in_place)]
+    return [replace(_render(ctx, cart), replace=in_place)]
 
 
 def _render(ctx: Ctx, cart: CartView) -> Outbound:
@@ -53,12 +56,12 @@ def _render(ctx: Ctx, cart: CartView) -> Outbound:
 def set_quantity(ctx: Ctx) -> list[Outbound]:
     quantity = ctx.int_arg("q")
     ctx.shop.set_quantity(ctx.args.get("sku", ""), quantity if quantity is not None else -1)
-    return view(ctx)
+    return view(ctx, in_place=True)
 
 
 def remove(ctx: Ctx) -> list[Outbound]:
     ctx.shop.remove_from_cart(ctx.args.get("sku", ""))
-    return view(ctx)
+    return view(ctx, in_place=True)
 
 
 def clear(ctx: Ctx) -> list[Outbound]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.messages import Outbound
 from dialogs.cart import view as view_cart
 from dialogs.context import Ctx
@@ -52,9 +54,10 @@ def _next(ctx: Ctx) -> list[Outbound]:
     missing = [slot for slot in SLOTS if not ctx.state.form.get(slot)]
     if missing:
         ctx.state.expecting = missing[0]
-        return [
-            ctx.say(f"checkout.ask_{missing[0]}", ctx.button("cancel_checkout", "cancel_checkout"))
-        ]
+        ask = ctx.say(
+            f"checkout.ask_{missing[0]}", ctx.button("cancel_checkout", "cancel_checkout")
+        )
+        return [replace(ask, ask_contact=missing[0] == "phone")]
     ctx.state.expecting = "confirm"
     return [_summary(ctx)]
 

@@ -36,6 +36,8 @@ ROUTES: dict[str, Handler] = {
     "search_product": search.search,
     "browse_categories": search.categories,
     "more": search.more,
+    "page": search.page,
+    "lang": greet.language,
     "sort": search.sort,
     "cat": search.category,
     "product_detail": product.detail_intent,
@@ -113,8 +115,12 @@ class DialogEngine:
                 parse = self.interpreter.parse(text, ParseContext())
             if action.name == "start" and action.args.get("lang") in LANGUAGES:
                 lang = before.language = action.args["lang"]  # the browser's or app's language
+            if action.name == "start" and action.args.get("p"):
+                action = Action("detail", action.args)  # a deep link to a product (t.me, QR)
         elif inbound.contact_phone:
             action = Action("form" if before.expecting in checkout.SLOTS else "checkout")
+        elif inbound.attachments and not text:
+            return Turn([Outbound(text=t(lang, "media.received"))], before)
         elif problem := _unusable(text):
             return Turn([Outbound(text=t(lang, problem))], before)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.messages import Outbound
 from dialogs.context import Ctx
+from dialogs.i18n import LANGUAGES
 
 
 def _menu(ctx: Ctx) -> tuple:
@@ -16,6 +17,23 @@ def _menu(ctx: Ctx) -> tuple:
 
 def greet(ctx: Ctx) -> list[Outbound]:
     return [ctx.say("greet", *_menu(ctx))]
+
+
+def language(ctx: Ctx) -> list[Outbound]:
+    """Switch the language on request; without one, offer both."""
+    chosen = ctx.args.get("to")
+    if chosen not in LANGUAGES:
+        return [
+            Outbound(
+                text=ctx.t("lang.choose"),
+                buttons=(
+                    ctx.button_text("中文", "lang", to="zh"),
+                    ctx.button_text("English", "lang", to="en"),
+                ),
+            )
+        ]
+    ctx.lang = ctx.state.language = chosen
+    return [ctx.say("lang.set", *_menu(ctx))]
 
 
 def help_(ctx: Ctx) -> list[Outbound]:

@@ -7,8 +7,12 @@ from typing import Any
 from bot.messages import Button, Outbound, payload
 from dialogs.i18n import money, t
 
+REPLY = "reply"  # a dialog's answer, queued for a channel that delivers through the outbox
+
 
 def render(template: str, params: dict[str, Any], language: str) -> list[Outbound]:
+    if template == REPLY:
+        return [Outbound.from_dict(m) for m in params["messages"]]
     if template == "order_paid":
         text = t(
             language,
@@ -25,4 +29,7 @@ def render(template: str, params: dict[str, Any], language: str) -> list[Outboun
                 text=text, buttons=(Button(t(language, "buttons.categories"), "browse_categories"),)
             )
         ]
+    if template == "payment_not_applied":
+        text = t(language, "notifications.payment_not_applied", number=params["number"])
+        return [Outbound(text=text)]
     raise KeyError(f"unknown notification template {template!r}")

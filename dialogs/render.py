@@ -103,7 +103,7 @@ def _line(ctx: Ctx, title: str, color: str, size: str, qty: int, amount: str) ->
 def pay_link(ctx: Ctx, order: Order) -> Link:
     """The payment link for an unpaid order (ORDER_NOT_PAYABLE otherwise)."""
     label = ctx.t("buttons.pay", total=money(order.total, order.currency))
-    return Link(ctx.shop.payment_link(order), label)
+    return Link(ctx.shop.payment_link(order), label, order.number)
 
 
 def order_summary(ctx: Ctx, order: Order) -> Outbound:

@@ -47,14 +47,21 @@ def more(ctx: Ctx) -> list[Outbound]:
     if not ctx.state.search:
         return [ctx.say("search.nothing_to_page")]
     query = SearchQuery(**ctx.state.search)
-    return _show(ctx, replace(query, page=query.page + 1))
+    return _show(ctx, replace(query, page=query.page + 1), in_place=True)
+
+
+def page(ctx: Ctx) -> list[Outbound]:
+    number = ctx.int_arg("n")
+    if not ctx.state.search or number is None:
+        return [ctx.say("search.nothing_to_page")]
+    return _show(ctx, replace(SearchQuery(**ctx.state.search), page=max(number, 1)), in_place=True)
 
 
 def sort(ctx: Ctx) -> list[Outbound]:
     by = ctx.args.get("by", "price_asc")
     if not ctx.state.search or by not in ("price_asc", "price_desc", "relevance"):
         return [ctx.say("search.nothing_to_page")]
-    return _show(ctx, replace(SearchQuery(**ctx.state.search), sort=by, page=1))
+    return _show(ctx, replace(SearchQuery(**ctx.state.search), sort=by, page=1), in_place=True)
 
 
 def category(ctx: Ctx) -> list[Outbound]:
@@ -69,7 +76,7 @@ def categories(ctx: Ctx) -> list[Outbound]:
     return [Outbound(text=ctx.t("search.categories"), buttons=tuple(buttons))]
 
 
-def _show(ctx: Ctx, query: SearchQuery) -> list[Outbound]:
+def _show(ctx: Ctx, query: SearchQuery, in_place: bool = False) -> list[Outbound]:
     result, products = ctx.shop.search(query)
     if not products:
         ctx.state.search = {}
@@ -78,6 +85,8 @@ def _show(ctx: Ctx, query: SearchQuery) -> list[Outbound]:
     ctx.state.shown = [p.id for p in products]
     ctx.state.focus = products[0].id if len(products) == 1 else None
     buttons = []
+    if result.page > 1:
+        buttons.append(ctx.button("prev", "page", n=result.page - 1))
     if result.page < result.pages:
         buttons.append(ctx.button("more", "more"))
     buttons += [
@@ -89,5 +98,6 @@ def _show(ctx: Ctx, query: SearchQuery) -> list[Outbound]:
             text=ctx.t("search.found", total=result.total, page=result.page, pages=result.pages),
             cards=tuple(product_card(ctx, p, result.color) for p in products),
             buttons=tuple(buttons),
+            replace=in_place,
         )
     ]

@@ -2,19 +2,25 @@
 
 A row is leased before sending and marked sent after; a crash in between means the lease
 runs out and the row is sent again, so channels de-duplicate by the outbox key where the
-platform allows (the web chat records each delivery under a unique key)."""
+platform allows (the web chat records each delivery under a unique key). Rows to one customer
+go out in order: when one fails, the ones after it wait for its retry.
+
+The steps (claim, then sent / failed / retry / release) are shared with the asynchronous
+Telegram sender, which claims only Telegram rows and paces them itself."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from itertools import groupby
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Outbound
-from dialogs.notifications import render
+from dialogs.notifications import REPLY, render
 from store import conversations, outbox
 from store.models import ChannelIdentity, utcnow
 from store.uow import UnitOfWork
@@ -36,65 +42,125 @@ class Channel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A leased outbox row, detached from its session."""
+
+    outbox_id: int
+    identity_id: int
+    channel: str
+    chat_id: str
+    template: str
+    params: dict[str, Any]
+    language: str
+    progress: int
+    messages: list[Outbound]
+
+    @property
+    def key(self) -> str:
+        return f"outbox:{self.outbox_id}"
+
+
+def claim(
+    sessions: sessionmaker[Session], channels: Iterable[str], now: datetime, limit: int = 50
+) -> list[Claimed]:
+    with UnitOfWork(sessions) as uow:
+        claimed = []
+        for row in outbox.claim_due(uow.session, now, channels, limit):
+            identity = uow.session.get(ChannelIdentity, row.identity_id)
+            assert identity is not None  # a foreign key
+            claimed.append(
+                Claimed(
+                    row.id,
+                    identity.id,
+                    identity.channel,
+                    identity.external_id,
+                    row.template,
+                    dict(row.params),
+                    row.language,
+                    row.progress,
+                    render(row.template, row.params, row.language),
+                )
+            )
+        uow.commit()
+    return claimed
+
+
+def by_chat(claimed: list[Claimed]) -> list[list[Claimed]]:
+    """Claimed rows grouped per customer, each group in the order it was written."""
+    ordered = sorted(claimed, key=lambda c: (c.identity_id, c.outbox_id))
+    return [list(group) for _, group in groupby(ordered, key=lambda c: c.identity_id)]
+
+
+def sent(sessions: sessionmaker[Session], done: Claimed, now: datetime) -> None:
+    """Mark delivered; a push (not a reply, which is in the transcript already) is recorded."""
+    with UnitOfWork(sessions) as uow:
+        if outbox.mark_sent(uow.session, done.outbox_id, now) is not None and (
+            done.template != REPLY
+        ):
+            conversation = conversations.open_conversation(uow.session, done.identity_id)
+            for i, message in enumerate(done.messages):
+                conversations.record_outbound(
+                    uow.session,
+                    conversation.id,
+                    message.to_dict(),
+                    now,
+                    dedupe_key=f"{done.key}:{i}",
+                )
+        uow.commit()
+
+
+def failed(
+    sessions: sessionmaker[Session],
+    row: Claimed,
+    error: str,
+    now: datetime,
+    *,
+    unreachable: bool = False,
+    progress: int = 0,
+) -> None:
+    log.warning("outbox %s not delivered: %s", row.outbox_id, error)
+    with UnitOfWork(sessions) as uow:
+        outbox.mark_failed(
+            uow.session, row.outbox_id, error, now, unreachable=unreachable, progress=progress
+        )
+        uow.commit()
+
+
+def retry_at(
+    sessions: sessionmaker[Session], row: Claimed, when: datetime, progress: int, reason: str
+) -> None:
+    with UnitOfWork(sessions) as uow:
+        outbox.retry_at(uow.session, row.outbox_id, when, progress, reason)
+        uow.commit()
+
+
+def release(sessions: sessionmaker[Session], rows: list[Claimed], now: datetime) -> None:
+    with UnitOfWork(sessions) as uow:
+        outbox.release(uow.session, [r.outbox_id for r in rows], now)
+        uow.commit()
+
+
 def dispatch_due(
     sessions: sessionmaker[Session],
     channels: dict[str, Channel],
     clock: Callable[[], datetime] = utcnow,
     limit: int = 50,
 ) -> int:
-    """Deliver what is due now; returns how many were sent."""
-    with UnitOfWork(sessions) as uow:
-        claimed = [
-            (
-                row.id,
-                uow.session.get(ChannelIdentity, row.identity_id),
-                row.template,
-                row.params,
-                row.language,
-            )
-            for row in outbox.claim_due(uow.session, clock(), limit)
-        ]
-        uow.commit()
-    sent = 0
-    for outbox_id, identity, template, params, language in claimed:
-        sent += _deliver(
-            sessions, channels, outbox_id, identity, render(template, params, language), clock
-        )
-    return sent
+    """Deliver what is due now through synchronous channels; returns how many were sent."""
+    delivered = 0
+    for group in by_chat(claim(sessions, channels, clock(), limit)):
+        for i, row in enumerate(group):
+            try:
+                channels[row.channel].send(_identity(row), row.messages, row.key)
+            except DeliveryError as error:
+                failed(sessions, row, str(error), clock(), unreachable=error.unreachable)
+                release(sessions, group[i + 1 :], clock())
+                break
+            sent(sessions, row, clock())
+            delivered += 1
+    return delivered
 
 
-def _deliver(
-    sessions: sessionmaker[Session],
-    channels: dict[str, Channel],
-    outbox_id: int,
-    identity: ChannelIdentity | None,
-    messages: list[Outbound],
-    clock: Callable[[], datetime],
-) -> int:
-    key = f"outbox:{outbox_id}"
-    channel = channels.get(identity.channel) if identity else None
-    try:
-        if identity is None or channel is None:
-            raise DeliveryError("no channel for this identity", unreachable=True)
-        channel.send(identity, messages, key)
-    except DeliveryError as error:
-        log.warning("outbox %s not delivered: %s", outbox_id, error)
-        with UnitOfWork(sessions) as uow:
-            outbox.mark_failed(
-                uow.session, outbox_id, str(error), clock(), unreachable=error.unreachable
-            )
-            uow.commit()
-        return 0
-    with UnitOfWork(sessions) as uow:
-        if outbox.mark_sent(uow.session, outbox_id, clock()) is not None:
-            conversation = conversations.open_conversation(uow.session, identity.id)
-            for i, message in enumerate(messages):
-                conversations.record_outbound(
-                    uow.session,
-                    conversation.id,
-                    message.to_dict(),
-                    clock(),
-                    dedupe_key=f"{key}:{i}",
-                )
-        uow.commit()
-    return 1
+def _identity(row: Claimed) -> ChannelIdentity:
+    return ChannelIdentity(id=row.identity_id, channel=row.channel, external_id=row.chat_id)

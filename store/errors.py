@@ -18,6 +18,9 @@ class ErrorCode(enum.StrEnum):
     ORDER_NOT_PAYABLE = "order_not_payable"
     ORDER_NOT_CANCELLABLE = "order_not_cancellable"
     BAD_NOTIFICATION = "bad_notification"
+    UNKNOWN_PAYMENT = "unknown_payment"
+    ORDER_EXPIRED = "order_expired"
+    AMOUNT_CHANGED = "amount_changed"
 
 
 class DomainError(Exception):

@@ -294,6 +294,9 @@ class OutboxMessage(Base):
     language: Mapped[str] = mapped_column(String(8))
     status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Parts already delivered, for a push that takes several platform calls: a retry goes on
+    # from here instead of repeating what the customer already has.
+    progress: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,11 +4,12 @@ row to be picked up again when the lease runs out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
 
 from store.models import ChannelIdentity, OutboxMessage, OutboxStatus
 
@@ -41,23 +42,57 @@ def enqueue(
     )
 
 
-def claim_due(session: Session, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-    """Lease up to `limit` due rows to this worker (SKIP LOCKED keeps workers apart)."""
+def claim_due(
+    session: Session, now: datetime, channels: Iterable[str], limit: int = 50
+) -> list[OutboxMessage]:
+    """Lease up to `limit` due rows for these channels to this worker (SKIP LOCKED keeps
+    workers apart). A row waits while an earlier one to the same customer is leased or backing
+    off, so pushes reach each chat in the order they were written."""
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(
+        earlier.identity_id == OutboxMessage.identity_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status == OutboxStatus.PENDING,
+        earlier.next_attempt_at > now,
+    )
     rows = list(
         session.scalars(
             select(OutboxMessage)
+            .join(ChannelIdentity, ChannelIdentity.id == OutboxMessage.identity_id)
             .where(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                ChannelIdentity.channel.in_(list(channels)),
+                ~blocked,
             )
             .order_by(OutboxMessage.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
         )
     )
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + LEASE
     return rows
+
+
+def release(session: Session, outbox_ids: list[int], now: datetime) -> None:
+    """Hand back claimed rows that were not tried (an earlier push to the chat failed)."""
+    if outbox_ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == OutboxStatus.PENDING)
+            .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=now)
+        )
+
+
+def retry_at(session: Session, outbox_id: int, when: datetime, progress: int, reason: str) -> None:
+    """The platform said when to come back (HTTP 429): not a failure, so no attempt is spent."""
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    if row is None or row.status != OutboxStatus.PENDING:
+        return
+    row.attempts = max(row.attempts - 1, 0)
+    row.next_attempt_at, row.progress, row.last_error = when, progress, reason[:500]
 
 
 def mark_sent(session: Session, outbox_id: int, now: datetime) -> OutboxMessage | None:
@@ -69,18 +104,34 @@ def mark_sent(session: Session, outbox_id: int, now: datetime) -> OutboxMessage 
 
 
 def mark_failed(
-    session: Session, outbox_id: int, error: str, now: datetime, *, unreachable: bool = False
+    session: Session,
+    outbox_id: int,
+    error: str,
+    now: datetime,
+    *,
+    unreachable: bool = False,
+    progress: int = 0,
 ) -> None:
-    """Back off exponentially; give up when the customer cannot be reached or retries run out."""
+    """Back off exponentially; give up when the customer cannot be reached (then on every push
+    still queued for them) or retries run out."""
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING:
         return
-    row.last_error = error[:500]
-    if unreachable or row.attempts >= MAX_ATTEMPTS:
+    row.last_error, row.progress = error[:500], max(row.progress, progress)
+    if unreachable:
+        identity = session.get(ChannelIdentity, row.identity_id)
+        if identity:
+            identity.reachable = False
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.identity_id == row.identity_id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .values(status=OutboxStatus.DEAD, last_error=error[:500])
+        )
+        return
+    if row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.DEAD
-        if unreachable:
-            identity = session.get(ChannelIdentity, row.identity_id)
-            if identity:
-                identity.reachable = False
         return
     row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, 600))

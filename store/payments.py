@@ -20,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import orders
+from store import orders, outbox
 from store.errors import DomainError, ErrorCode
 from store.models import Order, OrderStatus, Payment, PaymentNotification, PaymentStatus
 
 log = logging.getLogger(__name__)
+PAY_BY_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,26 @@ def start_payment(
     return payment
 
 
+def check_payable(
+    session: Session, provider: str, token: str, amount: int, currency: str, now: datetime
+) -> None:
+    """Just before the customer's money moves (Telegram's pre-checkout): is this payment still
+    for an unpaid order, with its stock still reserved, at the same amount? DomainError if not."""
+    payment = session.scalars(select(Payment).filter_by(token=token, provider=provider)).first()
+    order = session.get(Order, payment.order_id) if payment else None
+    if payment is None or order is None:
+        raise DomainError(ErrorCode.UNKNOWN_PAYMENT)
+    if order.status == OrderStatus.CANCELLED:
+        raise DomainError(ErrorCode.ORDER_EXPIRED, number=order.number)
+    if order.status != OrderStatus.PENDING_PAYMENT or payment.status != PaymentStatus.PENDING:
+        raise DomainError(ErrorCode.ORDER_NOT_PAYABLE, number=order.number, status=order.status)
+    if now > order.pay_by - PAY_BY_MARGIN:
+        # About to be auto-cancelled (its stock released): money must not arrive after that.
+        raise DomainError(ErrorCode.ORDER_EXPIRED, number=order.number)
+    if (amount, currency) != (payment.amount, payment.currency) or order.total != payment.amount:
+        raise DomainError(ErrorCode.AMOUNT_CHANGED, number=order.number)
+
+
 def payment_by_token(session: Session, token: str) -> Payment | None:
     return session.scalars(select(Payment).filter_by(token=token)).first()
 
@@ -119,7 +140,18 @@ def _apply(session: Session, payment: Payment, note: Notification, now: datetime
         return "failed"
     order = orders.lock_order(session, payment.order_id)
     if order.status != OrderStatus.PENDING_PAYMENT:
-        # Money arrived for an order that can no longer be paid: never revive it.
+        # Money arrived for an order that can no longer be paid: never revive it, and tell the
+        # customer that the shop will refund them (the merchant sees the outcome in the log).
+        if order.identity_id is not None:
+            outbox.enqueue(
+                session,
+                order.identity_id,
+                "payment_not_applied",
+                {"number": order.number},
+                order.language,
+                f"payment_not_applied:{payment.id}:{note.notify_id}"[:200],
+                now,
+            )
         return "order_not_payable"
     payment.status, payment.provider_ref, payment.captured_at = (
         PaymentStatus.CAPTURED,
@@ -189,4 +221,37 @@ class SandboxProvider:
             amount=data.amount,
             currency=data.currency,
             succeeded=data.status == "succeeded",
+        )
+
+
+class _TelegramPaid(BaseModel):
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    telegram_payment_charge_id: str
+    provider_payment_charge_id: str = ""
+
+
+class TelegramPayments:
+    """Telegram Payments: the customer pays an invoice inside Telegram, and its
+    `successful_payment` message reaches us through the bot's own authenticated updates (a
+    webhook with the secret token, or polling), so verifying means reading it strictly."""
+
+    name = "telegram"
+
+    def payment_url(self, payment: Payment) -> str:
+        return ""  # paid in the invoice message, not on a page
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: datetime) -> Notification:
+        try:
+            data = _TelegramPaid.model_validate_json(body)
+        except ValidationError as exc:
+            raise DomainError(ErrorCode.BAD_NOTIFICATION, reason="malformed") from exc
+        return Notification(
+            notify_id=data.telegram_payment_charge_id,
+            payment_token=data.invoice_payload,
+            provider_ref=data.telegram_payment_charge_id,
+            amount=data.total_amount,
+            currency=data.currency,
+            succeeded=True,
         )

@@ -81,10 +81,48 @@ def test_a_worker_that_dies_mid_send_leaves_the_push_to_be_sent_after_the_lease(
     queue_paid_push(sessions)
     # a worker claims the row and dies before sending
     with UnitOfWork(sessions) as uow:
-        assert len(outbox.claim_due(uow.session, utcnow())) == 1
+        assert len(outbox.claim_due(uow.session, utcnow(), ["web"])) == 1
         uow.commit()
     channel = FlakyChannel()
     assert dispatch_due(sessions, {"web": channel}) == 0  # still leased
     after_lease = utcnow() + outbox.LEASE + timedelta(seconds=1)
     assert dispatch_due(sessions, {"web": channel}, clock=lambda: after_lease) == 1
     assert len(channel.sent) == 1 and len(transcript(sessions)) == 1
+
+
+def queue_pushes(sessions, channel: str, chat: str, numbers: list[str]) -> int:
+    with UnitOfWork(sessions) as uow:
+        identity = identify(uow.session, channel, chat)
+        for number in numbers:
+            params = {"number": number, "total": 100, "currency": "CNY"}
+            outbox.enqueue(
+                uow.session, identity.id, "order_paid", params, "en", f"paid:{number}", utcnow()
+            )
+        uow.commit()
+        return identity.id
+
+
+def test_a_failed_push_holds_back_the_later_ones_to_the_same_customer(sessions) -> None:
+    queue_pushes(sessions, "web", "ordered", ["CS1", "CS2", "CS3"])
+    channel = FlakyChannel(failures=1)
+    assert dispatch_due(sessions, {"web": channel}) == 0  # CS1 failed, CS2 and CS3 not tried
+    assert channel.sent == []
+    assert dispatch_due(sessions, {"web": channel}) == 0  # still backing off: nothing jumps ahead
+    later = utcnow() + timedelta(minutes=5)
+    assert dispatch_due(sessions, {"web": channel}, clock=lambda: later) == 3
+    assert [text.split()[5] for _, _, text in channel.sent] == ["CS1", "CS2", "CS3"]
+
+
+def test_only_the_named_channels_rows_are_claimed(sessions) -> None:
+    queue_pushes(sessions, "telegram", "42", ["CS9"])
+    assert dispatch_due(sessions, {"web": FlakyChannel()}) == 0
+    with UnitOfWork(sessions) as uow:
+        assert len(outbox.claim_due(uow.session, utcnow(), ["telegram"])) == 1
+
+
+def test_a_blocked_customer_gets_none_of_the_queued_pushes(sessions) -> None:
+    queue_pushes(sessions, "web", "gone", ["CS1", "CS2"])
+    dispatch_due(sessions, {"web": FlakyChannel(failures=1, unreachable=True)})
+    with UnitOfWork(sessions) as uow:
+        statuses = uow.session.scalars(select(OutboxMessage.status)).all()
+    assert statuses == [OutboxStatus.DEAD, OutboxStatus.DEAD]

@@ -1,0 +1,367 @@
+"""Telegram, on python-telegram-bot's `Bot`: updates in by polling (development) or by our own
+webhook (production), each turned into one `Inbound` for the gateway; replies and pushes out
+through the outbox (`telegram_send`). Telegram Payments invoices are checked at pre-checkout
+and captured once per charge id.
+
+Updates are handled one at a time per chat, in update_id order. A webhook update is answered
+only after it was handled, and polling confirms an offset only after its batch was handled,
+so an update Telegram still holds (a `successful_payment`, say) is never lost to a crash;
+the gateway's de-duplication makes the redelivery harmless."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from telegram import Bot, BotCommand, Message, PreCheckoutQuery, Update
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.channels.telegram_render import LIST_MARK, Pressed, public_https
+from bot.channels.telegram_send import TelegramSender, seconds
+from bot.messages import Inbound, payload
+from dialogs.i18n import LANGUAGES, t
+from store import payments
+from store.errors import DomainError
+from store.models import Order, utcnow
+from store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
+COMMANDS = ("start", "help", "cart", "orders", "lang")
+GAP_WAIT_S = 0.3  # how long an update waits for a missing earlier update_id
+POLL_TIMEOUT_S = 20
+MAX_BODY = 1_000_000
+
+
+@dataclass
+class _Chat:
+    waiting: list[int] = field(default_factory=list)  # a heap of update ids
+    running: bool = False
+    turn: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+class Sequencer:
+    """One update at a time per chat, lowest update_id first. Telegram numbers updates
+    consecutively, so an update that arrives after a gap waits briefly: the missing one may
+    be this chat's earlier message, still in flight on another webhook connection."""
+
+    def __init__(self, gap_wait_s: float = GAP_WAIT_S) -> None:
+        self._gap_wait = gap_wait_s
+        self._highest: int | None = None
+        self._chats: dict[str, _Chat] = {}
+
+    async def run(self, chat_id: str, update_id: int, work: Callable[[], Awaitable[None]]) -> None:
+        gap = self._highest is not None and update_id > self._highest + 1
+        self._highest = update_id if self._highest is None else max(self._highest, update_id)
+        chat = self._chats.setdefault(chat_id, _Chat())
+        heapq.heappush(chat.waiting, update_id)
+        try:
+            if gap:
+                await asyncio.sleep(self._gap_wait)
+            async with chat.turn:
+                await chat.turn.wait_for(lambda: not chat.running and chat.waiting[0] == update_id)
+                chat.running = True
+            await work()
+        finally:
+            async with chat.turn:
+                chat.running = False
+                chat.waiting.remove(update_id)
+                heapq.heapify(chat.waiting)
+                chat.turn.notify_all()
+            if not chat.waiting:
+                self._chats.pop(chat_id, None)
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        self.app = app
+        self.bot = make_bot(settings)
+        self.webhook_mode = bool(settings.telegram_webhook_url)
+        self.sender = TelegramSender(
+            app.sessions,
+            self.bot,
+            Path(settings.media_dir),
+            link_buttons=public_https(settings.base_url),
+            provider_token=settings.telegram_payment_provider_token,
+            interval_s=settings.dispatch_interval_s,
+        )
+        self.sequencer = Sequencer()
+        self.ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Connect in the background, so a Telegram outage never keeps the shop from starting."""
+        self._tasks.append(asyncio.create_task(self._connect()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.sender.drain()
+        if self.ready.is_set():
+            await self.bot.shutdown()
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.bot.initialize()  # getMe: checks the token
+                await register_commands(self.bot, self.app.settings.default_language)
+                break
+            except InvalidToken:
+                log.error("Telegram refused TELEGRAM_BOT_TOKEN; the Telegram channel is off")
+                return
+            except TelegramError as error:
+                log.warning("cannot reach Telegram (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+        log.info("Telegram bot @%s connected (%s)", self.bot.username, self.mode)
+        self.ready.set()
+        self._tasks.append(asyncio.create_task(self.sender.run()))
+        if not self.webhook_mode:
+            self._tasks.append(asyncio.create_task(self.poll()))
+
+    @property
+    def mode(self) -> str:
+        return "webhook" if self.webhook_mode else "polling"
+
+    async def poll(self) -> None:
+        """Long-poll getUpdates; confirm a batch (the next offset) only once it is handled."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        offset, delay = None, 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
+                )
+                delay = 1.0
+            except RetryAfter as error:
+                await asyncio.sleep(seconds(error.retry_after))
+                continue
+            except Conflict:
+                log.error("another process is polling this bot, or a webhook is set; waiting")
+                await asyncio.sleep(10)
+                continue
+            except TelegramError as error:
+                log.warning("getUpdates failed (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            if updates:
+                await asyncio.gather(*(self.process(u) for u in updates))
+                offset = updates[-1].update_id + 1
+
+    async def process(self, update: Update) -> None:
+        chat_id = _chat_of(update)
+        if chat_id is None:
+            return  # not something a shop answers (edits, group chats, channel posts)
+        await self.sequencer.run(chat_id, update.update_id, lambda: self._handle(update))
+
+    async def _handle(self, update: Update) -> None:
+        if update.pre_checkout_query:
+            await self._precheck(update.pre_checkout_query)
+            return
+        message = update.message
+        if message is not None and message.successful_payment:
+            await asyncio.to_thread(self._capture, message)
+            self.sender.wake()
+            return
+        if update.callback_query:
+            try:  # first, so the button stops spinning whatever happens next
+                await self.bot.answer_callback_query(update.callback_query.id)
+            except TelegramError:
+                log.debug("callback query already answered or too old")
+        inbound = to_inbound(update)
+        if inbound is not None:
+            await asyncio.to_thread(self.app.gateway.handle, inbound)
+            self.sender.wake()
+
+    async def _precheck(self, query: PreCheckoutQuery) -> None:
+        """Telegram waits 10 s for this answer before the money moves."""
+        refusal = await asyncio.to_thread(self._refusal, query)
+        if refusal:
+            await self.bot.answer_pre_checkout_query(query.id, False, error_message=refusal)
+        else:
+            await self.bot.answer_pre_checkout_query(query.id, True)
+
+    def _refusal(self, query: PreCheckoutQuery) -> str | None:
+        with UnitOfWork(self.app.sessions) as uow:
+            try:
+                payments.check_payable(
+                    uow.session,
+                    self.sender.payments.name,
+                    query.invoice_payload,
+                    query.total_amount,
+                    query.currency,
+                    utcnow(),
+                )
+            except DomainError as error:
+                number = error.params.get("number")
+                lang = uow.session.scalars(
+                    select(Order.language).filter_by(number=number)
+                ).first() or _language(query.from_user.language_code)
+                log.info("pre-checkout refused: %s", error.code)
+                return t(lang, f"errors.{error.code}", **error.params)
+        return None
+
+    def _capture(self, message: Message) -> None:
+        paid = message.successful_payment
+        assert paid is not None
+        body = json.dumps(paid.to_dict()).encode()
+        with UnitOfWork(self.app.sessions) as uow:
+            outcome = payments.handle_notification(
+                uow.session, self.sender.payments, body, {}, utcnow()
+            )
+            uow.commit()
+        log.info("telegram payment: %s", outcome)
+
+
+def make_bot(settings: Settings) -> Bot:
+    base = settings.telegram_api_base_url.rstrip("/")
+    return Bot(
+        settings.telegram_bot_token,
+        base_url=f"{base}/bot",
+        base_file_url=f"{base}/file/bot",
+        request=HTTPXRequest(connection_pool_size=32),
+        get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
+    )
+
+
+async def register_commands(bot: Bot, default_language: str) -> None:
+    """The bot's menu in each language, and in the shop's default language for the rest."""
+    for language in (*LANGUAGES, None):
+        lang = language or default_language
+        commands = [BotCommand(c, t(lang, f"commands.{c}")) for c in COMMANDS]
+        await bot.set_my_commands(commands, language_code=language)
+
+
+async def set_webhook(settings: Settings) -> dict[str, object]:
+    """Point Telegram at our webhook (the `chatshop telegram set-webhook` command)."""
+    async with make_bot(settings) as bot:
+        await bot.set_webhook(
+            settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,  # they may carry a successful_payment
+        )
+        await register_commands(bot, settings.default_language)
+        info = await bot.get_webhook_info()
+        return {"url": info.url, "pending_update_count": info.pending_update_count}
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """A customer's update as the channel-neutral message the gateway takes."""
+    query = update.callback_query
+    if query is not None:
+        data = query.data or ""
+        kind = "list" if data.startswith(LIST_MARK) else "text"
+        message = query.message if isinstance(query.message, Message) else None
+        if message is not None and message.photo:
+            kind = "photo"
+        pressed = Pressed(message.message_id, kind).encode() if message else None  # type: ignore[arg-type]
+        return Inbound(
+            "telegram",
+            str(query.from_user.id),
+            str(update.update_id),
+            payload=data.removeprefix(LIST_MARK)[:200] or None,
+            display_name=query.from_user.full_name,
+            pressed=pressed,
+        )
+    message = update.message
+    if message is None:
+        return None
+    base = {
+        "channel": "telegram",
+        "chat_id": str(message.chat.id),
+        "message_id": str(update.update_id),
+        "display_name": message.from_user.full_name if message.from_user else "",
+    }
+    if message.contact:
+        return Inbound(**base, contact_phone=message.contact.phone_number)
+    if message.photo:
+        evidence = (f"telegram:{message.photo[-1].file_id}",)
+        return Inbound(**base, text=message.caption or "", attachments=evidence)
+    text = message.text or ""
+    if text.startswith("/"):
+        language = _language(message.from_user.language_code if message.from_user else None)
+        command = _command(text, language)
+        if command:
+            return Inbound(**base, payload=command)
+    return Inbound(**base, text=text)
+
+
+def _command(text: str, language: str) -> str | None:
+    """/start (with a deep-link parameter such as p12), /help, /cart, /orders, /lang [en]."""
+    head, _, argument = text.partition(" ")
+    name = head[1:].split("@", 1)[0].lower()
+    argument = argument.strip()
+    if name == "start":
+        product = argument.removeprefix("p").removeprefix("_")
+        if argument.startswith("p") and product.isdigit():
+            return payload("start", lang=language, p=product)
+        return payload("start", lang=language)
+    if name == "lang":
+        return payload("lang", to=argument.lower()) if argument else "lang"
+    return {"help": "help", "cart": "view_cart", "orders": "orders"}.get(name)
+
+
+def _language(code: str | None) -> str:
+    code = (code or "").lower()
+    return next((lang for lang in LANGUAGES if code.startswith(lang)), "en")
+
+
+def _chat_of(update: Update) -> str | None:
+    if update.pre_checkout_query:
+        return str(update.pre_checkout_query.from_user.id)
+    if update.callback_query:
+        return str(update.callback_query.from_user.id)
+    if update.message and update.message.chat.type == "private":
+        return str(update.message.chat.id)
+    return None
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/webhooks/telegram", include_in_schema=False)
+    async def webhook(request: Request) -> Response:
+        channel: TelegramChannel | None = request.app.state.telegram
+        if channel is None or not channel.webhook_mode:
+            return Response(status_code=404)
+        secret = channel.app.settings.telegram_webhook_secret.encode()
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, secret):
+            return Response(status_code=403)
+        if not channel.ready.is_set():
+            return Response(status_code=503)  # Telegram retries until we are connected
+        body = await request.body()
+        try:
+            data = json.loads(body) if len(body) <= MAX_BODY else None
+            update = Update.de_json(data, channel.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError):
+            update = None
+        if update is None:
+            return Response(status_code=400)
+        await channel.process(update)
+        return Response(status_code=200)
+
+    return api

@@ -1,0 +1,299 @@
+"""Delivers Telegram outbox rows, paced to Telegram's limits.
+
+Telegram allows about 30 messages a second per bot and about one a second per chat (short
+bursts are tolerated). Rows are claimed through the shared dispatcher steps; each chat's rows
+go out in order on their own task, so one slow or rate-limited chat never holds up the rest.
+A 429 pauses that chat for `retry_after` and reschedules the row where it stopped; a network
+error backs off; a chat that blocked the bot (403) stops receiving and is marked unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot, InputFile, LabeledPrice, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.channels.telegram_render import Part, Pressed, plan
+from dialogs.i18n import money, t
+from scheduler import dispatcher
+from scheduler.dispatcher import Claimed
+from store import orders, payments
+from store.errors import DomainError
+from store.models import utcnow
+from store.payments import TelegramPayments
+from store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+PER_CHAT_PER_S, PER_CHAT_BURST = 1.0, 3
+PER_BOT_PER_S, PER_BOT_BURST = 30.0, 30
+PER_CHAT_CLAIM = 10  # rows a chat takes per claim, so a long queue cannot outlive its lease
+
+
+class Bucket:
+    """A token bucket: `burst` calls at once, then `rate` a second."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp, self.paused_until = float(burst), time.monotonic(), 0.0
+
+    def wait(self, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if now < self.paused_until:
+            return self.paused_until - now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.tokens = 0.0
+
+
+class Pace:
+    """Waits until both the bot's and the chat's bucket allow one more call."""
+
+    def __init__(self) -> None:
+        self.bot = Bucket(PER_BOT_PER_S, PER_BOT_BURST)
+        self.chats: dict[str, Bucket] = {}
+
+    def chat(self, chat_id: str) -> Bucket:
+        bucket = self.chats.get(chat_id)
+        if bucket is None:
+            if len(self.chats) > 10_000:  # forget idle chats (a full bucket is the default)
+                self.chats = {k: b for k, b in self.chats.items() if b.tokens < b.burst}
+            bucket = self.chats[chat_id] = Bucket(PER_CHAT_PER_S, PER_CHAT_BURST)
+        return bucket
+
+    async def acquire(self, chat_id: str) -> None:
+        chat = self.chat(chat_id)
+        while True:
+            now = time.monotonic()
+            delay = max(self.bot.wait(now), chat.wait(now))
+            if delay <= 0:
+                self.bot.tokens -= 1
+                chat.tokens -= 1
+                return
+            await asyncio.sleep(delay)
+
+
+class TelegramSender:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        bot: Bot,
+        media_dir: Path,
+        *,
+        link_buttons: bool,
+        provider_token: str,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._sessions, self._bot, self._media = sessions, bot, media_dir
+        self._link_buttons, self._provider_token = link_buttons, provider_token
+        self._interval = interval_s
+        self._wake = asyncio.Event()
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._file_ids: dict[str, str] = {}  # media path → Telegram file_id (a cache)
+        self.pace = Pace()
+        self.payments = TelegramPayments()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.dispatch()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("telegram dispatch failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+
+    async def dispatch(self) -> None:
+        """Claim what is due and start one delivery task per chat."""
+        claimed = await asyncio.to_thread(
+            dispatcher.claim, self._sessions, ["telegram"], utcnow(), 100
+        )
+        for group in dispatcher.by_chat(claimed):
+            now, later = group[:PER_CHAT_CLAIM], group[PER_CHAT_CLAIM:]
+            if later:
+                await asyncio.to_thread(dispatcher.release, self._sessions, later, utcnow())
+            task = asyncio.create_task(self._deliver_chat(now))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for deliveries in flight (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _deliver_chat(self, group: list[Claimed]) -> None:
+        for i, row in enumerate(group):
+            if not await self._deliver(row):
+                await asyncio.to_thread(
+                    dispatcher.release, self._sessions, group[i + 1 :], utcnow()
+                )
+                break
+        self.wake()  # what queued for this chat meanwhile is claimable now
+
+    async def _deliver(self, row: Claimed) -> bool:
+        parts = await asyncio.to_thread(self._plan, row)
+        for index in range(row.progress, len(parts)):
+            await self.pace.acquire(row.chat_id)
+            try:
+                await self._call(int(row.chat_id), parts[index])
+            except RetryAfter as error:
+                wait = seconds(error.retry_after)
+                self.pace.chat(row.chat_id).pause(wait)
+                when = utcnow() + timedelta(seconds=wait)
+                await self._finish(dispatcher.retry_at, row, when, index, str(error))
+                return False
+            except Forbidden as error:
+                await self._finish(dispatcher.failed, row, str(error), utcnow(), unreachable=True)
+                return False
+            except BadRequest as error:
+                if "chat not found" in error.message.lower():
+                    await self._finish(
+                        dispatcher.failed, row, str(error), utcnow(), unreachable=True
+                    )
+                    return False
+                # Retrying cannot fix a refused message; skip it loudly, deliver the rest.
+                log.error("telegram refused part %d of outbox %s: %s", index, row.outbox_id, error)
+            except (NetworkError, TelegramError) as error:
+                await self._finish(dispatcher.failed, row, str(error), utcnow(), progress=index)
+                return False
+        await self._finish(dispatcher.sent, row, utcnow())
+        return True
+
+    async def _finish(self, step: Callable[..., None], row: Claimed, *args, **kwargs) -> None:
+        await asyncio.to_thread(step, self._sessions, row, *args, **kwargs)
+
+    def _plan(self, row: Claimed) -> list[Part]:
+        return plan(
+            row.messages,
+            Pressed.decode(row.params.get("pressed")),
+            row.language,
+            link_buttons=self._link_buttons,
+            invoices=bool(self._provider_token),
+        )
+
+    async def _call(self, chat_id: int, part: Part) -> None:
+        if part.kind == "invoice":
+            await self._send_invoice(chat_id, part.order)
+        elif part.kind == "clear_markup":
+            await _tolerant(self._bot.edit_message_reply_markup(chat_id, part.edit))
+        elif part.edit is not None and part.kind == "text":
+            edited = self._bot.edit_message_text(
+                part.html, chat_id, part.edit, parse_mode=ParseMode.HTML, reply_markup=part.markup
+            )
+            if not await _tolerant(edited):
+                await self._send_text(chat_id, part)
+        elif part.edit is not None and part.kind == "photo":
+            edited = self._bot.edit_message_caption(
+                chat_id,
+                part.edit,
+                caption=part.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=part.markup,
+            )
+            if not await _tolerant(edited):
+                await self._send_photo(chat_id, part)
+        elif part.kind == "photo":
+            await self._send_photo(chat_id, part)
+        else:
+            await self._send_text(chat_id, part)
+
+    async def _send_text(self, chat_id: int, part: Part) -> None:
+        await self._bot.send_message(
+            chat_id, part.html, parse_mode=ParseMode.HTML, reply_markup=part.markup
+        )
+
+    async def _send_photo(self, chat_id: int, part: Part) -> None:
+        path = self._media / part.image
+        cached = self._file_ids.get(part.image)
+        if cached:
+            photo: str | InputFile = cached
+        elif part.image.startswith(("http://", "https://")):
+            photo = part.image
+        elif path.is_file():
+            photo = InputFile(path.read_bytes(), filename=path.name)
+        else:
+            log.warning("product image %s is missing; sending the text alone", part.image)
+            await self._send_text(chat_id, part)
+            return
+        sent: Message = await self._bot.send_photo(
+            chat_id, photo, caption=part.html, parse_mode=ParseMode.HTML, reply_markup=part.markup
+        )
+        if sent.photo and not part.image.startswith(("http://", "https://")):
+            self._file_ids[part.image] = sent.photo[-1].file_id
+
+    async def _send_invoice(self, chat_id: int, number: str) -> None:
+        invoice = await asyncio.to_thread(self._invoice_for, number)
+        if invoice is None:
+            return  # paid or cancelled meanwhile: no invoice to offer
+        token, title, description, label, amount, currency = invoice
+        await self._bot.send_invoice(
+            chat_id,
+            title=title,
+            description=description,
+            payload=token,
+            currency=currency,
+            prices=[LabeledPrice(label, amount)],
+            provider_token=self._provider_token,
+        )
+
+    def _invoice_for(self, number: str) -> tuple[str, str, str, str, int, str] | None:
+        """Start (or reuse) the Telegram payment of an order; None if it is not payable."""
+        with UnitOfWork(self._sessions) as uow:
+            s = uow.session
+            now = utcnow()
+            try:
+                order = orders.get_order(s, None, number)
+                payment = payments.start_payment(s, self.payments, order, now)
+            except DomainError:
+                return None
+            lang = order.language
+            lines = ", ".join(
+                f"{line.name_zh if lang == 'zh' else line.name_en} ×{line.quantity}"
+                for line in order.lines
+            )
+            total = money(order.total, order.currency)
+            result = (
+                payment.token,
+                t(lang, "invoice.title", number=order.number)[:32],
+                f"{lines} · {total}"[:255],
+                t(lang, "invoice.label", number=order.number),
+                payment.amount,
+                payment.currency,
+            )
+            uow.commit()
+            return result
+
+
+async def _tolerant(call: Awaitable[object]) -> bool:
+    """An edit: True when done or nothing to change; False when the message cannot be edited
+    (gone, or of another kind), so the caller sends a new one instead."""
+    try:
+        await call
+    except BadRequest as error:
+        if "not modified" in error.message.lower():
+            return True
+        if "to edit not found" in error.message.lower() or "no text" in error.message.lower():
+            return False
+        if "no caption" in error.message.lower() or "can't be edited" in error.message.lower():
+            return False
+        raise
+    return True
+
+
+def seconds(retry_after: int | timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
