@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     telegram_webhook_url: str = _platform("TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: str = _platform("TELEGRAM_WEBHOOK_SECRET")
     telegram_payment_provider_token: str = _platform("TELEGRAM_PAYMENT_PROVIDER_TOKEN")
+    telegram_messages_per_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "TELEGRAM_MESSAGES_PER_S", "CHATSHOP_TELEGRAM_MESSAGES_PER_S"
+        ),
+    )
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

@@ -19,6 +19,7 @@ class Inbound:
     contact_phone: str | None = None
     attachments: tuple[str, ...] = ()  # "telegram:<file_id>" etc., kept as evidence
     pressed: str | None = None  # the channel's handle on the message whose button was pressed
+    language: str | None = None  # the customer's app language, until they show their own
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Outbound:
     image: str = ""
     replace: bool = False  # an updated view of what the pressed button was on (next page, cart)
     ask_contact: bool = False  # the question is a phone number: offer "share my contact"
+    question: bool = False  # its buttons answer a one-time question (confirm? how many?)
 
     def to_dict(self) -> dict[str, Any]:
         # Hand-written: dataclasses.asdict deep-copies recursively and shows up in profiles.
@@ -74,6 +76,7 @@ class Outbound:
             "image": self.image,
             "replace": self.replace,
             "ask_contact": self.ask_contact,
+            "question": self.question,
         }
 
     @classmethod
@@ -89,6 +92,7 @@ class Outbound:
             image=data.get("image", ""),
             replace=data.get("replace", False),
             ask_contact=data.get("ask_contact", False),
+            question=data.get("question", False),
         )
 
 

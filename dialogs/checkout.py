@@ -26,7 +26,7 @@ def start(ctx: Ctx) -> list[Outbound]:
         for a in saved
     ]
     buttons.append(ctx.button("new_address", "addr", id="new"))
-    return [ctx.say("checkout.saved_address", *buttons)]
+    return [ctx.ask("checkout.saved_address", *buttons)]
 
 
 def choose_address(ctx: Ctx) -> list[Outbound]:
@@ -66,7 +66,7 @@ def _summary(ctx: Ctx) -> Outbound:
     cart = ctx.shop.cart()
     if cart.empty:
         raise DomainError(ErrorCode.EMPTY_CART)
-    return ctx.say(
+    return ctx.ask(
         "checkout.summary",
         ctx.button("confirm", "confirm"),
         ctx.button("change_address", "addr", id="new"),

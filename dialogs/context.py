@@ -42,6 +42,10 @@ class Ctx:
     def say(self, key: str, *buttons: Button, **params: Any) -> Outbound:
         return Outbound(text=self.t(key, **params), buttons=tuple(buttons))
 
+    def ask(self, key: str, *buttons: Button, **params: Any) -> Outbound:
+        """A one-time question: once answered, channels may retire its buttons."""
+        return Outbound(text=self.t(key, **params), buttons=tuple(buttons), question=True)
+
     def entity(self, name: str) -> str | None:
         return self.parse.first(name) if self.parse else None
 

@@ -104,7 +104,7 @@ class DialogEngine:
         self, inbound: Inbound, state: DialogState, shop: Shop, parse: Parse | None = None
     ) -> Turn:
         text = inbound.text.strip()
-        lang = detect_language(text, state.language or self.default_language)
+        lang = detect_language(text, state.language or inbound.language or self.default_language)
         before = state.copy()
         before.language = lang
         if inbound.payload:

@@ -30,6 +30,7 @@ def language(ctx: Ctx) -> list[Outbound]:
                     ctx.button_text("中文", "lang", to="zh"),
                     ctx.button_text("English", "lang", to="en"),
                 ),
+                question=True,
             )
         ]
     ctx.lang = ctx.state.language = chosen
@@ -68,7 +69,7 @@ def clarify(ctx: Ctx) -> list[Outbound]:
     buttons = [ctx.button_text(ctx.t(f"intents.{i}"), "clarify", i=i) for i in guesses]
     if ctx.state.fallbacks >= HUMAN_AFTER:
         buttons.append(ctx.button("human", "human_agent"))
-    return [Outbound(text=ctx.t("clarify"), buttons=tuple(buttons))]
+    return [Outbound(text=ctx.t("clarify"), buttons=tuple(buttons), question=True)]
 
 
 def human_agent(ctx: Ctx) -> list[Outbound]:

@@ -75,7 +75,7 @@ def cancel(ctx: Ctx) -> list[Outbound]:
     if ctx.args.get("ok") != "1":
         ctx.state.expecting, ctx.state.order = "cancel", order.number
         return [
-            ctx.say(
+            ctx.ask(
                 "orders.confirm_cancel",
                 ctx.button("yes_cancel", "cancel", n=order.number, ok=1),
                 ctx.button("no_keep", "keep"),

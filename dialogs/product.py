@@ -97,7 +97,7 @@ def _ask_quantity(ctx: Ctx, chosen: Variant) -> list[Outbound]:
         if n <= chosen.stock
     ]
     return [
-        ctx.say(
+        ctx.ask(
             "product.how_many",
             *buttons,
             name=name(chosen.product, ctx.lang),

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store import outbox
 from store.errors import DomainError, ErrorCode
 from store.models import Address, ChannelIdentity, Customer
 
@@ -70,6 +71,17 @@ def identify(
         found = find_identity(session, channel, external_id)
         assert found is not None
         return found
+
+
+def set_reachable(session: Session, channel: str, external_id: str, reachable: bool) -> None:
+    """The platform told us the customer blocked (or unblocked) the shop: stop (or resume)
+    pushing to them; what is already queued for a blocked customer is dropped."""
+    identity = find_identity(session, channel, external_id)
+    if identity is None or identity.reachable == reachable:
+        return
+    identity.reachable = reachable
+    if not reachable:
+        outbox.drop_pending(session, identity.id, "the customer blocked the shop")
 
 
 def saved_addresses(session: Session, customer_id: int) -> list[Address]:

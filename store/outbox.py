@@ -122,16 +122,20 @@ def mark_failed(
         identity = session.get(ChannelIdentity, row.identity_id)
         if identity:
             identity.reachable = False
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.identity_id == row.identity_id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-            )
-            .values(status=OutboxStatus.DEAD, last_error=error[:500])
-        )
+        drop_pending(session, row.identity_id, error)
         return
     if row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.DEAD
         return
     row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, 600))
+
+
+def drop_pending(session: Session, identity_id: int, reason: str) -> None:
+    """Give up on everything queued for a customer who cannot be reached."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.identity_id == identity_id, OutboxMessage.status == OutboxStatus.PENDING
+        )
+        .values(status=OutboxStatus.DEAD, last_error=reason[:500])
+    )

@@ -22,15 +22,23 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
-from telegram import Bot, BotCommand, Message, PreCheckoutQuery, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    ChatMember,
+    ChatMemberUpdated,
+    Message,
+    PreCheckoutQuery,
+    Update,
+)
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.channels.telegram_render import LIST_MARK, Pressed, public_https
-from bot.channels.telegram_send import TelegramSender, seconds
+from bot.channels.telegram_render import LIST_MARK, QUESTION_MARK, Pressed, public_https
+from bot.channels.telegram_send import TelegramSender, retry_seconds
 from bot.messages import Inbound, payload
 from dialogs.i18n import LANGUAGES, t
-from store import payments
+from store import customers, payments
 from store.errors import DomainError
 from store.models import Order, utcnow
 from store.uow import UnitOfWork
@@ -42,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query", "my_chat_member"]
 COMMANDS = ("start", "help", "cart", "orders", "lang")
 GAP_WAIT_S = 0.3  # how long an update waits for a missing earlier update_id
 POLL_TIMEOUT_S = 20
@@ -103,6 +111,7 @@ class TelegramChannel:
             link_buttons=public_https(settings.base_url),
             provider_token=settings.telegram_payment_provider_token,
             interval_s=settings.dispatch_interval_s,
+            per_second=settings.telegram_messages_per_s,
         )
         self.sequencer = Sequencer()
         self.ready = asyncio.Event()
@@ -155,7 +164,7 @@ class TelegramChannel:
                 )
                 delay = 1.0
             except RetryAfter as error:
-                await asyncio.sleep(seconds(error.retry_after))
+                await asyncio.sleep(retry_seconds(error))
                 continue
             except Conflict:
                 log.error("another process is polling this bot, or a webhook is set; waiting")
@@ -179,6 +188,9 @@ class TelegramChannel:
     async def _handle(self, update: Update) -> None:
         if update.pre_checkout_query:
             await self._precheck(update.pre_checkout_query)
+            return
+        if update.my_chat_member:
+            await asyncio.to_thread(self._member_changed, update.my_chat_member)
             return
         message = update.message
         if message is not None and message.successful_payment:
@@ -222,6 +234,12 @@ class TelegramChannel:
                 log.info("pre-checkout refused: %s", error.code)
                 return t(lang, f"errors.{error.code}", **error.params)
         return None
+
+    def _member_changed(self, change: ChatMemberUpdated) -> None:
+        blocked = change.new_chat_member.status == ChatMember.BANNED
+        with UnitOfWork(self.app.sessions) as uow:
+            customers.set_reachable(uow.session, "telegram", str(change.chat.id), not blocked)
+            uow.commit()
 
     def _capture(self, message: Message) -> None:
         paid = message.successful_payment
@@ -273,7 +291,8 @@ def to_inbound(update: Update) -> Inbound | None:
     query = update.callback_query
     if query is not None:
         data = query.data or ""
-        kind = "list" if data.startswith(LIST_MARK) else "text"
+        marks = {LIST_MARK: "list", QUESTION_MARK: "question"}
+        kind = marks.get(data[:2], "text")
         message = query.message if isinstance(query.message, Message) else None
         if message is not None and message.photo:
             kind = "photo"
@@ -282,18 +301,21 @@ def to_inbound(update: Update) -> Inbound | None:
             "telegram",
             str(query.from_user.id),
             str(update.update_id),
-            payload=data.removeprefix(LIST_MARK)[:200] or None,
+            payload=(data[2:] if data[:2] in marks else data)[:200] or None,
             display_name=query.from_user.full_name,
             pressed=pressed,
+            language=_language(query.from_user.language_code),
         )
     message = update.message
     if message is None:
         return None
+    sender = message.from_user
     base = {
         "channel": "telegram",
         "chat_id": str(message.chat.id),
         "message_id": str(update.update_id),
-        "display_name": message.from_user.full_name if message.from_user else "",
+        "display_name": sender.full_name if sender else "",
+        "language": _language(sender.language_code if sender else None),
     }
     if message.contact:
         return Inbound(**base, contact_phone=message.contact.phone_number)
@@ -301,32 +323,31 @@ def to_inbound(update: Update) -> Inbound | None:
         evidence = (f"telegram:{message.photo[-1].file_id}",)
         return Inbound(**base, text=message.caption or "", attachments=evidence)
     text = message.text or ""
-    if text.startswith("/"):
-        language = _language(message.from_user.language_code if message.from_user else None)
-        command = _command(text, language)
-        if command:
-            return Inbound(**base, payload=command)
+    if text.startswith("/") and (command := _command(text)):
+        return Inbound(**base, payload=command)
     return Inbound(**base, text=text)
 
 
-def _command(text: str, language: str) -> str | None:
+def _command(text: str) -> str | None:
     """/start (with a deep-link parameter such as p12), /help, /cart, /orders, /lang [en]."""
     head, _, argument = text.partition(" ")
     name = head[1:].split("@", 1)[0].lower()
     argument = argument.strip()
     if name == "start":
         product = argument.removeprefix("p").removeprefix("_")
-        if argument.startswith("p") and product.isdigit():
-            return payload("start", lang=language, p=product)
-        return payload("start", lang=language)
+        return (
+            payload("start", p=product)
+            if argument.startswith("p") and product.isdigit()
+            else "start"
+        )
     if name == "lang":
         return payload("lang", to=argument.lower()) if argument else "lang"
     return {"help": "help", "cart": "view_cart", "orders": "orders"}.get(name)
 
 
-def _language(code: str | None) -> str:
+def _language(code: str | None) -> str | None:
     code = (code or "").lower()
-    return next((lang for lang in LANGUAGES if code.startswith(lang)), "en")
+    return next((lang for lang in LANGUAGES if code.startswith(lang)), None)
 
 
 def _chat_of(update: Update) -> str | None:
@@ -336,6 +357,8 @@ def _chat_of(update: Update) -> str | None:
         return str(update.callback_query.from_user.id)
     if update.message and update.message.chat.type == "private":
         return str(update.message.chat.id)
+    if update.my_chat_member and update.my_chat_member.chat.type == "private":
+        return str(update.my_chat_member.chat.id)
     return None
 
 

@@ -24,7 +24,9 @@ from dialogs.i18n import t
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 DATA_LIMIT = 64  # bytes of callback_data
-LIST_MARK = "L|"  # callback_data prefix: the button sits on a list, which paging edits
+# callback_data prefixes saying where a button sits: on a list (which paging edits in place)
+# or on a one-time question (whose buttons are retired once it is answered)
+LIST_MARK, QUESTION_MARK = "L|", "Q|"
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 
 
@@ -45,7 +47,7 @@ class Pressed:
     """The message whose inline button the customer pressed."""
 
     message_id: int
-    kind: Literal["text", "photo", "list"]
+    kind: Literal["text", "photo", "list", "question"]
 
     def encode(self) -> str:
         return f"{self.kind}:{self.message_id}"
@@ -53,7 +55,7 @@ class Pressed:
     @classmethod
     def decode(cls, raw: str | None) -> Pressed | None:
         kind, _, number = (raw or "").partition(":")
-        if kind in ("text", "photo", "list") and number.isdigit():
+        if kind in ("text", "photo", "list", "question") and number.isdigit():
             return cls(int(number), kind)  # type: ignore[arg-type]
         return None
 
@@ -77,8 +79,8 @@ def plan(
         return [replace(first, edit=pressed.message_id), *parts[1:]]
     if messages[0].replace and pressed.kind == "photo" and first.kind == "photo":
         return [replace(first, edit=pressed.message_id), *parts[1:]]
-    if pressed.kind == "text":
-        # A question was answered (confirm, how many, which one): its buttons are spent.
+    if pressed.kind == "question":
+        # Answered (confirm, how many, which address): its buttons must not be pressed again.
         return [Part("clear_markup", edit=pressed.message_id), *parts]
     return parts
 
@@ -110,7 +112,8 @@ def _parts(message: Outbound, language: str, link_buttons: bool, invoices: bool)
         text = "\n\n".join([text, *(_card_entry(i, c) for i, c in enumerate(message.cards, 1))])
         for i, card in enumerate(message.cards, 1):
             rows.append(_buttons(card.buttons, prefix=f"{i}. ", mark=LIST_MARK))
-    rows += _rows(message.buttons, mark=LIST_MARK if message.cards else "")
+    mark = LIST_MARK if message.cards else QUESTION_MARK if message.question else ""
+    rows += _rows(message.buttons, mark=mark)
     link = message.link
     if link and link_buttons:
         rows.append([InlineKeyboardButton(link.label, url=link.url)])

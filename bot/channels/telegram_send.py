@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, InputFile, LabeledPrice, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.telegram_render import Part, Pressed, plan
 from dialogs.i18n import money, t
@@ -33,44 +36,45 @@ from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-PER_CHAT_PER_S, PER_CHAT_BURST = 1.0, 3
-PER_BOT_PER_S, PER_BOT_BURST = 30.0, 30
+PER_CHAT = (3, 3.1)  # at most 3 calls in any 3.1 s: about one a second, short bursts allowed
 PER_CHAT_CLAIM = 10  # rows a chat takes per claim, so a long queue cannot outlive its lease
+MARGIN_S = 0.1  # network jitter between our clock and Telegram's
 
 
-class Bucket:
-    """A token bucket: `burst` calls at once, then `rate` a second."""
+class Window:
+    """At most `limit` calls in any `seconds`-long window; a 429 pauses it."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp, self.paused_until = float(burst), time.monotonic(), 0.0
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit, self.seconds = limit, seconds
+        self.sent: deque[float] = deque()
+        self.paused_until = 0.0
 
     def wait(self, now: float) -> float:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
         if now < self.paused_until:
             return self.paused_until - now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        while self.sent and self.sent[0] <= now - self.seconds:
+            self.sent.popleft()
+        return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-        self.tokens = 0.0
 
 
 class Pace:
-    """Waits until both the bot's and the chat's bucket allow one more call."""
+    """Waits until both the bot's and the chat's window allow one more call."""
 
-    def __init__(self) -> None:
-        self.bot = Bucket(PER_BOT_PER_S, PER_BOT_BURST)
-        self.chats: dict[str, Bucket] = {}
+    def __init__(self, per_second: float) -> None:
+        self.bot = Window(max(int(per_second), 1), 1.0 + MARGIN_S)
+        self.chats: dict[str, Window] = {}
 
-    def chat(self, chat_id: str) -> Bucket:
-        bucket = self.chats.get(chat_id)
-        if bucket is None:
-            if len(self.chats) > 10_000:  # forget idle chats (a full bucket is the default)
-                self.chats = {k: b for k, b in self.chats.items() if b.tokens < b.burst}
-            bucket = self.chats[chat_id] = Bucket(PER_CHAT_PER_S, PER_CHAT_BURST)
-        return bucket
+    def chat(self, chat_id: str) -> Window:
+        window = self.chats.get(chat_id)
+        if window is None:
+            if len(self.chats) > 10_000:  # forget chats that have been quiet for a while
+                now = time.monotonic()
+                self.chats = {k: w for k, w in self.chats.items() if w.wait(now) > 0}
+            window = self.chats[chat_id] = Window(*PER_CHAT)
+        return window
 
     async def acquire(self, chat_id: str) -> None:
         chat = self.chat(chat_id)
@@ -78,8 +82,8 @@ class Pace:
             now = time.monotonic()
             delay = max(self.bot.wait(now), chat.wait(now))
             if delay <= 0:
-                self.bot.tokens -= 1
-                chat.tokens -= 1
+                self.bot.sent.append(now)
+                chat.sent.append(now)
                 return
             await asyncio.sleep(delay)
 
@@ -94,6 +98,7 @@ class TelegramSender:
         link_buttons: bool,
         provider_token: str,
         interval_s: float = 1.0,
+        per_second: float = 30.0,
     ) -> None:
         self._sessions, self._bot, self._media = sessions, bot, media_dir
         self._link_buttons, self._provider_token = link_buttons, provider_token
@@ -102,7 +107,7 @@ class TelegramSender:
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._file_ids: dict[str, str] = {}  # media path → Telegram file_id (a cache)
-        self.pace = Pace()
+        self.pace = Pace(per_second)
         self.payments = TelegramPayments()
 
     def wake(self) -> None:
@@ -152,7 +157,7 @@ class TelegramSender:
             try:
                 await self._call(int(row.chat_id), parts[index])
             except RetryAfter as error:
-                wait = seconds(error.retry_after)
+                wait = retry_seconds(error)
                 self.pace.chat(row.chat_id).pause(wait)
                 when = utcnow() + timedelta(seconds=wait)
                 await self._finish(dispatcher.retry_at, row, when, index, str(error))
@@ -295,5 +300,8 @@ async def _tolerant(call: Awaitable[object]) -> bool:
     return True
 
 
-def seconds(retry_after: int | timedelta) -> float:
-    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
+def retry_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # an int in v22, a timedelta from v23: take either
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -29,15 +29,16 @@ def test_text_becomes_an_inbound_keyed_by_update_id() -> None:
     inbound = to_inbound(update(message=message(text="红色T恤")))
     assert (inbound.channel, inbound.chat_id, inbound.message_id) == ("telegram", "42", "900")
     assert inbound.text == "红色T恤" and inbound.display_name == "Li Wei"
+    assert inbound.language == "zh"  # from the app, until the customer shows their own
 
 
 def test_commands_become_payloads() -> None:
     def command(text: str) -> str | None:
         return to_inbound(update(message=message(text=text))).payload
 
-    assert command("/start") == "start?lang=zh"
-    assert command("/start p12") == "start?lang=zh&p=12"
-    assert command("/start@chatshop_bot p_7") == "start?lang=zh&p=7"
+    assert command("/start") == "start"
+    assert command("/start p12") == "start?p=12"
+    assert command("/start@chatshop_bot p_7") == "start?p=7"
     assert command("/cart") == "view_cart"
     assert command("/orders") == "orders"
     assert command("/help") == "help"

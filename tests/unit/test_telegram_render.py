@@ -78,8 +78,11 @@ def test_the_next_page_edits_the_list_in_place() -> None:
 
 
 def test_an_answered_question_loses_its_buttons() -> None:
-    result = parts(Outbound(text="Added"), pressed=Pressed(12, "text"))
+    [question] = parts(Outbound(text="How many?", buttons=(Button("1", "add?q=1"),), question=True))
+    assert question.markup.inline_keyboard[0][0].callback_data == "Q|add?q=1"
+    result = parts(Outbound(text="Added"), pressed=Pressed(12, "question"))
     assert [p.kind for p in result] == ["clear_markup", "text"] and result[0].edit == 12
+    assert [p.kind for p in parts(Outbound(text="Hi"), pressed=Pressed(12, "text"))] == ["text"]
 
 
 def test_a_pay_link_is_a_url_button_and_an_invoice() -> None:
