@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from bot.config import Settings
 
@@ -16,8 +17,14 @@ SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "
 @click.group()
 def main() -> None:
     """chatshop: a chatbot storefront for the web, Telegram and WeChat."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+        click.echo(f"Configuration problem: {problems}", err=True)
+        sys.exit(2)
     logging.basicConfig(
-        level=Settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     for chatty in ("alembic", "apscheduler"):  # per-tick and per-plugin INFO lines drown the log
         logging.getLogger(chatty).setLevel(logging.WARNING)

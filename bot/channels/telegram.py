@@ -11,6 +11,7 @@ the gateway's de-duplication makes the redelivery harmless."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import hmac
 import json
@@ -52,7 +53,9 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query", "my_chat_member"]
 COMMANDS = ("start", "help", "cart", "orders", "lang")
-GAP_WAIT_S = 0.3  # how long an update waits for a missing earlier update_id
+GAP_WAIT_S = 0.3  # the longest an update waits for a missing earlier update_id
+MAX_GAP = 64  # a bigger jump in update ids is not waited for (a restart, another worker)
+SEEN_IDS = 10_000
 POLL_TIMEOUT_S = 20
 MAX_BODY = 1_000_000
 
@@ -66,22 +69,30 @@ class _Chat:
 
 class Sequencer:
     """One update at a time per chat, lowest update_id first. Telegram numbers updates
-    consecutively, so an update that arrives after a gap waits briefly: the missing one may
-    be this chat's earlier message, still in flight on another webhook connection."""
+    consecutively, so an update that arrives after a small gap waits (until the gap fills, at
+    most `gap_wait_s`): a missing update may be this chat's earlier message, still in flight
+    on another of the webhook's connections."""
 
     def __init__(self, gap_wait_s: float = GAP_WAIT_S) -> None:
         self._gap_wait = gap_wait_s
         self._highest: int | None = None
+        self._seen: set[int] = set()
+        self._arrived = asyncio.Condition()
         self._chats: dict[str, _Chat] = {}
 
     async def run(self, chat_id: str, update_id: int, work: Callable[[], Awaitable[None]]) -> None:
-        gap = self._highest is not None and update_id > self._highest + 1
-        self._highest = update_id if self._highest is None else max(self._highest, update_id)
+        missing = self._note(update_id)
         chat = self._chats.setdefault(chat_id, _Chat())
         heapq.heappush(chat.waiting, update_id)
         try:
-            if gap:
-                await asyncio.sleep(self._gap_wait)
+            async with self._arrived:
+                self._arrived.notify_all()  # an update may be waiting for this one
+                if missing:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._arrived.wait_for(lambda: self._seen.issuperset(missing)),
+                            self._gap_wait,
+                        )
             async with chat.turn:
                 await chat.turn.wait_for(lambda: not chat.running and chat.waiting[0] == update_id)
                 chat.running = True
@@ -94,6 +105,18 @@ class Sequencer:
                 chat.turn.notify_all()
             if not chat.waiting:
                 self._chats.pop(chat_id, None)
+
+    def _note(self, update_id: int) -> range:
+        """Record an arrival; the ids still missing below it, when the gap is small."""
+        highest = self._highest
+        self._seen.add(update_id)
+        if highest is None or update_id > highest:
+            self._highest = update_id
+        if len(self._seen) > 2 * SEEN_IDS:
+            self._seen = {i for i in self._seen if i > (self._highest or 0) - SEEN_IDS}
+        if highest is None or not 1 < update_id - highest <= MAX_GAP:
+            return range(0)  # in order, a late arrival, or a jump no one is waiting for
+        return range(highest + 1, update_id)
 
 
 class TelegramChannel:
@@ -175,9 +198,20 @@ class TelegramChannel:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
                 continue
-            if updates:
-                await asyncio.gather(*(self.process(u) for u in updates))
-                offset = updates[-1].update_id + 1
+            if not updates:
+                continue
+            outcomes = await asyncio.gather(
+                *(self.process(u) for u in updates), return_exceptions=True
+            )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            if failures:
+                # Not confirmed, so Telegram sends the batch again; what was handled is
+                # de-duplicated, and a payment is never dropped because the database hiccupped.
+                log.error("telegram updates failed, retrying", exc_info=failures[0])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            offset = updates[-1].update_id + 1
 
     async def process(self, update: Update) -> None:
         chat_id = _chat_of(update)
@@ -259,7 +293,7 @@ def make_bot(settings: Settings) -> Bot:
         settings.telegram_bot_token,
         base_url=f"{base}/bot",
         base_file_url=f"{base}/file/bot",
-        request=HTTPXRequest(connection_pool_size=32),
+        request=HTTPXRequest(connection_pool_size=8),
         get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
     )
 

@@ -151,7 +151,7 @@ class TelegramSender:
         self.wake()  # what queued for this chat meanwhile is claimable now
 
     async def _deliver(self, row: Claimed) -> bool:
-        parts = await asyncio.to_thread(self._plan, row)
+        parts = self._plan(row)
         for index in range(row.progress, len(parts)):
             await self.pace.acquire(row.chat_id)
             try:

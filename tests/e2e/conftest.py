@@ -86,12 +86,15 @@ class WebChatCustomer:
         raise AssertionError(f"no pushed message containing {contains!r}")
 
 
-def run_chatshop(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_chatshop(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The `chatshop` command with its data (and SQLite database) in `data_dir`."""
     env = {
         **os.environ,
         "CHATSHOP_DATABASE_URL": f"sqlite:///{data_dir}/shop.db",
         "CHATSHOP_DATA_DIR": str(data_dir),
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import run_chatshop
+from tests.fakes.telegram import running_fake_telegram
 
 
 def chatshop(tmp_path: Path, *args: str):
@@ -31,3 +32,28 @@ def test_bad_catalog_is_refused_with_line_numbers(tmp_path) -> None:
 def test_serve_refuses_an_unmigrated_database(tmp_path) -> None:
     result = chatshop(tmp_path, "serve", "--port", "1")
     assert result.returncode == 1 and "chatshop db upgrade" in result.stderr
+
+
+def test_telegram_set_webhook_points_telegram_at_the_shop(tmp_path) -> None:
+    with running_fake_telegram() as fake:
+        settings = {
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_API_BASE_URL": fake.url,
+            "TELEGRAM_WEBHOOK_URL": "https://shop.example/webhooks/telegram",
+        }
+        refused = run_chatshop(tmp_path, "telegram", "set-webhook", env=settings)
+        assert refused.returncode == 2 and "TELEGRAM_WEBHOOK_SECRET" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+        settings["TELEGRAM_WEBHOOK_SECRET"] = "cli-webhook-secret-0123456789"
+        result = run_chatshop(tmp_path, "telegram", "set-webhook", env=settings)
+        assert result.returncode == 0, result.stderr
+        assert "https://shop.example/webhooks/telegram" in result.stdout
+        [call] = fake.calls_to("setWebhook")
+        assert call.params["secret_token"] == "cli-webhook-secret-0123456789"
+        assert "pre_checkout_query" in call.params["allowed_updates"]
+        assert not call.params.get("drop_pending_updates")
+        assert {c.params.get("language_code") for c in fake.calls_to("setMyCommands")} >= {
+            "zh",
+            "en",
+        }

@@ -66,11 +66,17 @@ class TelegramShop:
 
 @contextmanager
 def telegram_shop(
-    sample_db: Path, tmp_path: Path, interpreter, *, webhook: bool, **fake_options
+    sample_db: Path,
+    tmp_path: Path,
+    interpreter,
+    *,
+    webhook: bool,
+    before_start: Callable[[FakeTelegram], None] = lambda fake: None,
 ) -> Iterator[TelegramShop]:
     shutil.copyfile(sample_db, tmp_path / "chatshop.db")
     shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
-    with running_fake_telegram(**fake_options) as fake:
+    with running_fake_telegram() as fake:
+        before_start(fake)
         port = free_port()
         settings = Settings(
             database_url=f"sqlite:///{tmp_path}/chatshop.db",
@@ -377,3 +383,18 @@ def test_a_photo_is_kept_as_evidence_and_a_deep_link_opens_the_product(polling_s
     user.send_text("/start p1")
     card = user.wait_for(lambda m: m.kind == "photo", fresh=True)
     assert data_starting("variant?")(card)
+
+
+def test_updates_sent_while_the_shop_was_down_are_handled_on_start(
+    sample_db, tmp_path, interpreter
+) -> None:
+    def customer_writes_first(fake: FakeTelegram) -> None:
+        fake.user(4001, "Alice", "en").send_text("/help")
+
+    with telegram_shop(
+        sample_db, tmp_path, interpreter, webhook=False, before_start=customer_writes_first
+    ) as shop:
+        user = shop.fake.user(4001)
+        user.wait_for("what I can do")
+        shop.fake.wait_idle()
+        assert shop.fake.updates_pending() == 0
