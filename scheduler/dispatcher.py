@@ -66,9 +66,7 @@ def claim(
 ) -> list[Claimed]:
     with UnitOfWork(sessions) as uow:
         claimed = []
-        for row in outbox.claim_due(uow.session, now, channels, limit):
-            identity = uow.session.get(ChannelIdentity, row.identity_id)
-            assert identity is not None  # a foreign key
+        for row, identity in outbox.claim_due(uow.session, now, channels, limit):
             claimed.append(
                 Claimed(
                     row.id,
@@ -92,21 +90,18 @@ def by_chat(claimed: list[Claimed]) -> list[list[Claimed]]:
     return [list(group) for _, group in groupby(ordered, key=lambda c: c.identity_id)]
 
 
-def sent(sessions: sessionmaker[Session], done: Claimed, now: datetime) -> None:
-    """Mark delivered; a push (not a reply, which is in the transcript already) is recorded."""
+def sent(sessions: sessionmaker[Session], done: Claimed | list[Claimed], now: datetime) -> None:
+    """Mark delivered (several in one transaction when given a list); a push, unlike a reply,
+    is not in the transcript yet, so it is recorded there."""
     with UnitOfWork(sessions) as uow:
-        if outbox.mark_sent(uow.session, done.outbox_id, now) is not None and (
-            done.template != REPLY
-        ):
-            conversation = conversations.open_conversation(uow.session, done.identity_id)
-            for i, message in enumerate(done.messages):
-                conversations.record_outbound(
-                    uow.session,
-                    conversation.id,
-                    message.to_dict(),
-                    now,
-                    dedupe_key=f"{done.key}:{i}",
-                )
+        for row in done if isinstance(done, list) else [done]:
+            if outbox.mark_sent(uow.session, row.outbox_id, now) is None or row.template == REPLY:
+                continue
+            conversation = conversations.open_conversation(uow.session, row.identity_id)
+            for i, message in enumerate(row.messages):
+                body = message.to_dict()
+                key = f"{row.key}:{i}"
+                conversations.record_outbound(uow.session, conversation.id, body, now, None, key)
         uow.commit()
 
 

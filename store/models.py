@@ -285,7 +285,10 @@ class OutboxMessage(Base):
     """A push that is not a direct reply, written in the transaction that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_customer", "identity_id", "status"),  # pushes wait for earlier ones
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -44,10 +44,10 @@ def enqueue(
 
 def claim_due(
     session: Session, now: datetime, channels: Iterable[str], limit: int = 50
-) -> list[OutboxMessage]:
+) -> list[tuple[OutboxMessage, ChannelIdentity]]:
     """Lease up to `limit` due rows for these channels to this worker (SKIP LOCKED keeps
-    workers apart). A row waits while an earlier one to the same customer is leased or backing
-    off, so pushes reach each chat in the order they were written."""
+    workers apart), each with its recipient. A row waits while an earlier one to the same
+    customer is leased or backing off, so pushes reach each chat in the order written."""
     earlier = aliased(OutboxMessage)
     blocked = exists().where(
         earlier.identity_id == OutboxMessage.identity_id,
@@ -56,8 +56,8 @@ def claim_due(
         earlier.next_attempt_at > now,
     )
     rows = list(
-        session.scalars(
-            select(OutboxMessage)
+        session.execute(
+            select(OutboxMessage, ChannelIdentity)
             .join(ChannelIdentity, ChannelIdentity.id == OutboxMessage.identity_id)
             .where(
                 OutboxMessage.status == OutboxStatus.PENDING,
@@ -70,10 +70,10 @@ def claim_due(
             .with_for_update(skip_locked=True, of=OutboxMessage)
         )
     )
-    for row in rows:
+    for row, _ in rows:
         row.attempts += 1
         row.next_attempt_at = now + LEASE
-    return rows
+    return [(row, identity) for row, identity in rows]
 
 
 def release(session: Session, outbox_ids: list[int], now: datetime) -> None:

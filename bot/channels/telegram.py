@@ -32,7 +32,7 @@ from telegram import (
     PreCheckoutQuery,
     Update,
 )
-from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot.channels.telegram_render import LIST_MARK, QUESTION_MARK, Pressed, public_https
@@ -148,8 +148,8 @@ class TelegramChannel:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.sender.drain()
         if self.ready.is_set():
+            await self.sender.stop()
             await self.bot.shutdown()
 
     async def _connect(self) -> None:
@@ -158,6 +158,8 @@ class TelegramChannel:
             try:
                 await self.bot.initialize()  # getMe: checks the token
                 await register_commands(self.bot, self.app.settings.default_language)
+                if not self.webhook_mode:  # Telegram refuses getUpdates while a webhook is set
+                    await self.bot.delete_webhook(drop_pending_updates=False)
                 break
             except InvalidToken:
                 log.error("Telegram refused TELEGRAM_BOT_TOKEN; the Telegram channel is off")
@@ -168,7 +170,7 @@ class TelegramChannel:
                 delay = min(delay * 2, 60)
         log.info("Telegram bot @%s connected (%s)", self.bot.username, self.mode)
         self.ready.set()
-        self._tasks.append(asyncio.create_task(self.sender.run()))
+        self.sender.start()
         if not self.webhook_mode:
             self._tasks.append(asyncio.create_task(self.poll()))
 
@@ -178,7 +180,6 @@ class TelegramChannel:
 
     async def poll(self) -> None:
         """Long-poll getUpdates; confirm a batch (the next offset) only once it is handled."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
         offset, delay = None, 1.0
         while True:
             try:
@@ -244,10 +245,12 @@ class TelegramChannel:
     async def _precheck(self, query: PreCheckoutQuery) -> None:
         """Telegram waits 10 s for this answer before the money moves."""
         refusal = await asyncio.to_thread(self._refusal, query)
-        if refusal:
-            await self.bot.answer_pre_checkout_query(query.id, False, error_message=refusal)
-        else:
-            await self.bot.answer_pre_checkout_query(query.id, True)
+        try:
+            await self.bot.answer_pre_checkout_query(
+                query.id, refusal is None, error_message=refusal
+            )
+        except BadRequest as error:  # answered already (a redelivery) or too late
+            log.warning("pre-checkout answer refused: %s", error)
 
     def _refusal(self, query: PreCheckoutQuery) -> str | None:
         with UnitOfWork(self.app.sessions) as uow:

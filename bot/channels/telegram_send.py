@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, InputFile, LabeledPrice, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.telegram_render import Part, Pressed, plan
@@ -59,6 +59,10 @@ class Window:
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
+    def idle(self, now: float) -> bool:
+        recent = self.sent and self.sent[-1] > now - self.seconds
+        return not recent and now >= self.paused_until
+
 
 class Pace:
     """Waits until both the bot's and the chat's window allow one more call."""
@@ -70,9 +74,9 @@ class Pace:
     def chat(self, chat_id: str) -> Window:
         window = self.chats.get(chat_id)
         if window is None:
-            if len(self.chats) > 10_000:  # forget chats that have been quiet for a while
+            if len(self.chats) > 10_000:  # forget chats with nothing left in their window
                 now = time.monotonic()
-                self.chats = {k: w for k, w in self.chats.items() if w.wait(now) > 0}
+                self.chats = {k: w for k, w in self.chats.items() if not w.idle(now)}
             window = self.chats[chat_id] = Window(*PER_CHAT)
         return window
 
@@ -104,8 +108,10 @@ class TelegramSender:
         self._link_buttons, self._provider_token = link_buttons, provider_token
         self._interval = interval_s
         self._wake = asyncio.Event()
-        self._busy: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._delivered: list[Claimed] = []  # marked sent in batches, one transaction each
+        self._flush = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()  # one delivery per chat
+        self._loops: list[asyncio.Task[None]] = []
         self._file_ids: dict[str, str] = {}  # media path → Telegram file_id (a cache)
         self.pace = Pace(per_second)
         self.payments = TelegramPayments()
@@ -113,7 +119,25 @@ class TelegramSender:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
+    def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._dispatch_forever()),
+            asyncio.create_task(self._mark_delivered()),
+        ]
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop claiming, let deliveries in flight finish briefly, record what was delivered.
+        Anything cut off stays leased, and is sent again when the lease runs out."""
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+        for task in list(self._tasks):
+            task.cancel()
+        await self._flush_delivered()
+
+    async def _dispatch_forever(self) -> None:
         while True:
             self._wake.clear()
             try:
@@ -136,18 +160,32 @@ class TelegramSender:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def drain(self) -> None:
-        """Wait for deliveries in flight (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def _mark_delivered(self) -> None:
+        """Under load one commit covers many deliveries; when idle, each goes at once."""
+        while True:
+            await self._flush.wait()
+            self._flush.clear()
+            try:
+                await self._flush_delivered()
+            except Exception:  # their leases run out and they are sent again: logged loudly
+                log.exception("could not mark telegram deliveries as sent")
+
+    async def _flush_delivered(self) -> None:
+        batch, self._delivered = self._delivered, []
+        if batch:
+            await asyncio.to_thread(dispatcher.sent, self._sessions, batch, utcnow())
+            self.wake()  # the chats' next pushes are claimable now
 
     async def _deliver_chat(self, group: list[Claimed]) -> None:
-        for i, row in enumerate(group):
-            if not await self._deliver(row):
-                await asyncio.to_thread(
-                    dispatcher.release, self._sessions, group[i + 1 :], utcnow()
-                )
-                break
+        try:
+            for i, row in enumerate(group):
+                if not await self._deliver(row):
+                    await asyncio.to_thread(
+                        dispatcher.release, self._sessions, group[i + 1 :], utcnow()
+                    )
+                    break
+        except Exception:  # e.g. the database is down: the lease runs out and it is retried
+            log.exception("telegram delivery to a chat failed")
         self.wake()  # what queued for this chat meanwhile is claimable now
 
     async def _deliver(self, row: Claimed) -> bool:
@@ -173,10 +211,11 @@ class TelegramSender:
                     return False
                 # Retrying cannot fix a refused message; skip it loudly, deliver the rest.
                 log.error("telegram refused part %d of outbox %s: %s", index, row.outbox_id, error)
-            except (NetworkError, TelegramError) as error:
+            except TelegramError as error:  # network trouble: back off and retry
                 await self._finish(dispatcher.failed, row, str(error), utcnow(), progress=index)
                 return False
-        await self._finish(dispatcher.sent, row, utcnow())
+        self._delivered.append(row)
+        self._flush.set()
         return True
 
     async def _finish(self, step: Callable[..., None], row: Claimed, *args, **kwargs) -> None:
