@@ -161,16 +161,7 @@ def cancel_expired(session: Session, now: datetime, limit: int = 100) -> list[st
     )
     for order in expired:
         _cancel(session, order, "payment_timeout", now)
-        if order.identity_id is not None:
-            outbox.enqueue(
-                session,
-                order.identity_id,
-                "order_expired",
-                {"number": order.number},
-                order.language,
-                f"order_expired:{order.id}",
-                now,
-            )
+        notify(session, order, "order_expired", f"order_expired:{order.id}", now)
     return [order.number for order in expired]
 
 
@@ -184,16 +175,17 @@ def mark_paid(session: Session, order: Order, provider: str, now: datetime) -> N
         now,
     )
     _record(session, order, "paid", OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, provider, now)
+    params = {"total": order.total, "currency": order.currency}
+    notify(session, order, "order_paid", f"order_paid:{order.id}", now, **params)
+
+
+def notify(
+    session: Session, order: Order, template: str, key: str, now: datetime, **params: object
+) -> None:
+    """Queue a push about `order` to the chat it was placed from, once per `key`."""
     if order.identity_id is not None:
-        outbox.enqueue(
-            session,
-            order.identity_id,
-            "order_paid",
-            {"number": order.number, "total": order.total, "currency": order.currency},
-            order.language,
-            f"order_paid:{order.id}",
-            now,
-        )
+        params = {"number": order.number, **params}
+        outbox.enqueue(session, order.identity_id, template, params, order.language, key, now)
 
 
 def _record(

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import orders, outbox
+from store import orders
 from store.errors import DomainError, ErrorCode
 from store.models import Order, OrderStatus, Payment, PaymentNotification, PaymentStatus
 
@@ -142,16 +142,8 @@ def _apply(session: Session, payment: Payment, note: Notification, now: datetime
     if order.status != OrderStatus.PENDING_PAYMENT:
         # Money arrived for an order that can no longer be paid: never revive it, and tell the
         # customer that the shop will refund them (the merchant sees the outcome in the log).
-        if order.identity_id is not None:
-            outbox.enqueue(
-                session,
-                order.identity_id,
-                "payment_not_applied",
-                {"number": order.number},
-                order.language,
-                f"payment_not_applied:{payment.id}:{note.notify_id}"[:200],
-                now,
-            )
+        key = f"payment_not_applied:{payment.id}:{note.notify_id}"[:200]
+        orders.notify(session, order, "payment_not_applied", key, now)
         return "order_not_payable"
     payment.status, payment.provider_ref, payment.captured_at = (
         PaymentStatus.CAPTURED,

@@ -265,9 +265,11 @@ class TelegramChannel:
                 )
             except DomainError as error:
                 number = error.params.get("number")
-                lang = uow.session.scalars(
-                    select(Order.language).filter_by(number=number)
-                ).first() or _language(query.from_user.language_code)
+                lang = (
+                    uow.session.scalars(select(Order.language).filter_by(number=number)).first()
+                    or _language(query.from_user.language_code)
+                    or "en"
+                )
                 log.info("pre-checkout refused: %s", error.code)
                 return t(lang, f"errors.{error.code}", **error.params)
         return None
@@ -283,9 +285,13 @@ class TelegramChannel:
         assert paid is not None
         body = json.dumps(paid.to_dict()).encode()
         with UnitOfWork(self.app.sessions) as uow:
-            outcome = payments.handle_notification(
-                uow.session, self.sender.payments, body, {}, utcnow()
-            )
+            try:
+                outcome = payments.handle_notification(
+                    uow.session, self.sender.payments, body, {}, utcnow()
+                )
+            except DomainError as error:  # unreadable: retrying would not make it readable
+                log.error("telegram successful_payment not applied: %s", error)
+                return
             uow.commit()
         log.info("telegram payment: %s", outcome)
 

@@ -6,6 +6,7 @@ limits (4096 per message, 1024 per caption, counted in UTF-16 code units as Tele
 from __future__ import annotations
 
 import html
+import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -20,6 +21,8 @@ from telegram import (
 
 from bot.messages import Button, Card, Outbound
 from dialogs.i18n import t
+
+log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -149,10 +152,12 @@ def _rows(buttons: tuple[Button, ...], mark: str) -> list[list[InlineKeyboardBut
 def _buttons(
     buttons: tuple[Button, ...], prefix: str = "", mark: str = ""
 ) -> list[InlineKeyboardButton]:
+    fitting = [b for b in buttons if len((mark + b.payload).encode()) <= DATA_LIMIT]
+    if len(fitting) < len(buttons):  # Telegram refuses the whole message otherwise
+        log.warning("left out buttons whose data exceeds Telegram's 64 bytes (a long SKU?)")
     return [
         InlineKeyboardButton(f"{prefix}{b.label}"[:64], callback_data=mark + b.payload)
-        for b in buttons
-        if len((mark + b.payload).encode()) <= DATA_LIMIT
+        for b in fitting
     ]
 
 

@@ -27,18 +27,24 @@ class LiveShop:
     app: App
 
 
-@pytest.fixture
-def live_shop(sample_db: Path, tmp_path: Path, interpreter) -> Iterator[LiveShop]:
-    shutil.copyfile(sample_db, tmp_path / "chatshop.db")
-    shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
-    port = free_port()
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/chatshop.db",
-        data_dir=str(tmp_path),
+def sample_shop_settings(sample_db: Path, data_dir: Path, port: int, **more) -> Settings:
+    """Settings for a shop of its own in `data_dir`: a copy of the sample database and media."""
+    shutil.copyfile(sample_db, data_dir / "chatshop.db")
+    shutil.copytree(sample_db.parent / "media", data_dir / "media", dirs_exist_ok=True)
+    return Settings(
+        database_url=f"sqlite:///{data_dir}/chatshop.db",
+        data_dir=str(data_dir),
         port=port,
         sandbox_secret="e2e-secret",
         dispatch_interval_s=0.2,
+        **more,
     )
+
+
+@pytest.fixture
+def live_shop(sample_db: Path, tmp_path: Path, interpreter) -> Iterator[LiveShop]:
+    port = free_port()
+    settings = sample_shop_settings(sample_db, tmp_path, port)
     app = bootstrap(settings, interpreter)
     app.refresh_catalog()
     with serve_in_thread(create_app(app), port) as url:

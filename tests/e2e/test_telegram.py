@@ -4,7 +4,6 @@ server, through real HTTP, in polling and in webhook mode."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,6 @@ from sqlalchemy import func, select, update
 
 from bot.bootstrap import App, bootstrap
 from bot.channels.telegram import SECRET_HEADER, set_webhook
-from bot.config import Settings
 from bot.server import create_app
 from dialogs.i18n import t
 from store import orders
@@ -36,6 +34,7 @@ from store.models import (
 )
 from store.uow import UnitOfWork
 from tests.conftest import free_port, serve_in_thread
+from tests.e2e.conftest import sample_shop_settings
 from tests.fakes.telegram import BotMessage, FakeTelegram, FakeUser, running_fake_telegram
 
 SECRET = "e2e-webhook-secret-0123456789"
@@ -73,17 +72,13 @@ def telegram_shop(
     webhook: bool,
     before_start: Callable[[FakeTelegram], None] = lambda fake: None,
 ) -> Iterator[TelegramShop]:
-    shutil.copyfile(sample_db, tmp_path / "chatshop.db")
-    shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
     with running_fake_telegram() as fake:
         before_start(fake)
         port = free_port()
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path}/chatshop.db",
-            data_dir=str(tmp_path),
-            port=port,
-            sandbox_secret="e2e-secret",
-            dispatch_interval_s=0.2,
+        settings = sample_shop_settings(
+            sample_db,
+            tmp_path,
+            port,
             telegram_bot_token=fake.token,
             telegram_api_base_url=fake.url,
             telegram_payment_provider_token=PROVIDER_TOKEN,
