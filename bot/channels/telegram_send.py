@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, InputFile, LabeledPrice, Message
@@ -90,6 +91,15 @@ class Pace:
                 chat.sent.append(now)
                 return
             await asyncio.sleep(delay)
+
+
+class Invoice(NamedTuple):
+    token: str  # the payment's token, which Telegram hands back as invoice_payload
+    title: str
+    description: str
+    label: str
+    amount: int
+    currency: str
 
 
 class TelegramSender:
@@ -284,18 +294,17 @@ class TelegramSender:
         invoice = await asyncio.to_thread(self._invoice_for, number)
         if invoice is None:
             return  # paid or cancelled meanwhile: no invoice to offer
-        token, title, description, label, amount, currency = invoice
         await self._bot.send_invoice(
             chat_id,
-            title=title,
-            description=description,
-            payload=token,
-            currency=currency,
-            prices=[LabeledPrice(label, amount)],
+            title=invoice.title,
+            description=invoice.description,
+            payload=invoice.token,
+            currency=invoice.currency,
+            prices=[LabeledPrice(invoice.label, invoice.amount)],
             provider_token=self._provider_token,
         )
 
-    def _invoice_for(self, number: str) -> tuple[str, str, str, str, int, str] | None:
+    def _invoice_for(self, number: str) -> Invoice | None:
         """Start (or reuse) the Telegram payment of an order; None if it is not payable."""
         with UnitOfWork(self._sessions) as uow:
             s = uow.session
@@ -311,13 +320,13 @@ class TelegramSender:
                 for line in order.lines
             )
             total = money(order.total, order.currency)
-            result = (
-                payment.token,
-                t(lang, "invoice.title", number=order.number)[:32],
-                f"{lines} · {total}"[:255],
-                t(lang, "invoice.label", number=order.number),
-                payment.amount,
-                payment.currency,
+            result = Invoice(
+                token=payment.token,
+                title=t(lang, "invoice.title", number=order.number)[:32],
+                description=f"{lines} · {total}"[:255],
+                label=t(lang, "invoice.label", number=order.number),
+                amount=payment.amount,
+                currency=payment.currency,
             )
             uow.commit()
             return result

@@ -147,10 +147,18 @@ def shop_until_order_placed(user: FakeUser, lang: str) -> BotMessage:
     user.press(variant["text"], card)
     how_many = user.wait_for(data_starting("Q|add?"), fresh=True)
     user.press("1", how_many)
-    added = user.wait_for(has_button(say("buttons.checkout")), fresh=True)
+    added = user.wait_for(has_button(say("buttons.view_cart")), fresh=True)
     assert not next(m for m in user.messages if m.message_id == how_many.message_id).buttons
 
-    user.press(say("buttons.checkout"), added)
+    # the cart's −/+ change the cart message in place
+    user.press(say("buttons.view_cart"), added)
+    cart = user.wait_for(lambda m: say("cart.quantity", qty=1) in m.text, fresh=True)
+    user.press("1. +", cart)
+    cart = user.wait_for(
+        lambda m: m.message_id == cart.message_id and say("cart.quantity", qty=2) in m.text,
+        fresh=True,
+    )
+    user.press(say("buttons.checkout"), cart)
     user.wait_for(lambda m: say("checkout.ask_name") in m.text, fresh=True)
     user.send_text("张伟" if lang == "zh" else "Alice Smith")
     user.wait_for(lambda m: say("checkout.ask_phone").split("（")[0][:12] in m.text, fresh=True)
