@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,8 +18,17 @@ from dialogs.notifications import REPLY
 from dialogs.state import DialogState
 from nlu.language import detect_language
 from nlu.types import Parse
+from scheduler.dispatcher import Claimed
 from store import conversations, customers, outbox
-from store.models import ChannelIdentity, Conversation, ConversationMode, Customer, Message, utcnow
+from store.models import (
+    ChannelIdentity,
+    Conversation,
+    ConversationMode,
+    Customer,
+    Message,
+    OutboxMessage,
+    utcnow,
+)
 from store.shop import Shop
 from store.uow import UnitOfWork
 
@@ -33,6 +43,7 @@ class Handled:
     inbound: Message | None
     replies: list[Message] = field(default_factory=list)
     duplicate: bool = False
+    leased: Claimed | None = None  # replies the channel sends now (see outbox.lease_if_first)
 
 
 class Gateway:
@@ -87,9 +98,11 @@ class Gateway:
             customer = s.get(Customer, identity.customer_id)
             if customer is not None:
                 customer.language = turn.state.language
-        replies = self._record(s, identity, conversation, turn.replies, message, inbound, now)
+        replies, queued = self._record(
+            s, identity, conversation, turn.replies, message, inbound, now
+        )
         uow.commit()  # assigns the replies' ids (one batched INSERT)
-        return Handled(message, replies)
+        return Handled(message, replies, leased=queued() if queued else None)
 
     def _replay(self, inbound: Inbound) -> Handled:
         """A platform retry: answer with what was recorded the first time."""
@@ -123,16 +136,22 @@ class Gateway:
         to: Message,
         inbound: Inbound,
         now: datetime,
-    ) -> list[Message]:
+    ) -> tuple[list[Message], Callable[[], Claimed] | None]:
+        """Record the replies; for a queued channel also queue them, leased to the caller
+        when nothing older waits, and return how to describe that lease after commit."""
         bodies = [r.to_dict() for r in replies]
+        queued = None
         if inbound.channel in self.queued_channels and bodies:
             language = (conversation.state or {}).get("language") or "zh"
             params = {"messages": bodies, "pressed": inbound.pressed}
-            outbox.enqueue(s, identity.id, REPLY, params, language, f"reply:{to.id}", now)
-        return [
+            row = outbox.enqueue(s, identity.id, REPLY, params, language, f"reply:{to.id}", now)
+            if row is not None and outbox.lease_if_first(s, row, now):
+                queued = partial(_claimed, row, identity, replies)
+        recorded = [
             conversations.record_outbound(s, conversation.id, body, now, reply_to=to.id)
             for body in bodies
         ]
+        return recorded, queued
 
     def _apologise(self, inbound: Inbound) -> Handled:
         """Record the message and a polite apology; never show a stack trace to a customer."""
@@ -144,16 +163,30 @@ class Gateway:
                     inbound.text, (conversation.state or {}).get("language") or "zh"
                 )
                 sorry = Outbound(text=t(language, "errors.internal"))
-                replies = self._record(
+                replies, _ = self._record(
                     uow.session, identity, conversation, [sorry], message, inbound, now
                 )
-                uow.commit()
+                uow.commit()  # a queued apology waits for the dispatcher's next claim
                 return Handled(message, replies)
         except conversations.AlreadyRecorded:
             return self._replay(inbound)
         except Exception:
             log.exception("could not even record the apology")
             return Handled(None)
+
+
+def _claimed(row: OutboxMessage, identity: ChannelIdentity, replies: list[Outbound]) -> Claimed:
+    return Claimed(
+        row.id,
+        identity.id,
+        identity.channel,
+        identity.external_id,
+        row.template,
+        row.params,
+        row.language,
+        row.progress,
+        replies,
+    )
 
 
 def _key(inbound: Inbound) -> str:

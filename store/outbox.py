@@ -25,21 +25,38 @@ def enqueue(
     language: str,
     dedupe_key: str,
     now: datetime,
-) -> None:
-    """Queue a push once per `dedupe_key`; enqueuing the same key again is a no-op."""
+) -> OutboxMessage | None:
+    """Queue a push once per `dedupe_key`; enqueuing the same key again is a no-op (None)."""
     if session.scalars(select(OutboxMessage.id).filter_by(dedupe_key=dedupe_key)).first():
-        return
-    session.add(
-        OutboxMessage(
-            identity_id=identity_id,
-            template=template,
-            params=params,
-            language=language,
-            dedupe_key=dedupe_key,
-            next_attempt_at=now,
-            created_at=now,
-        )
+        return None
+    row = OutboxMessage(
+        identity_id=identity_id,
+        template=template,
+        params=params,
+        language=language,
+        dedupe_key=dedupe_key,
+        next_attempt_at=now,
+        created_at=now,
     )
+    session.add(row)
+    return row
+
+
+def lease_if_first(session: Session, row: OutboxMessage, now: datetime) -> bool:
+    """Lease a just-queued row to the caller, who sends it right after commit, unless an
+    older push to the same customer must go first. A crash before sending only delays it:
+    the lease runs out and a dispatcher claims it."""
+    older = session.scalars(
+        select(OutboxMessage.id).where(
+            OutboxMessage.identity_id == row.identity_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.dedupe_key != row.dedupe_key,
+        )
+    ).first()
+    if older is not None:
+        return False
+    row.attempts, row.next_attempt_at = 1, now + LEASE
+    return True
 
 
 def claim_due(

@@ -239,8 +239,11 @@ class TelegramChannel:
                 log.debug("callback query already answered or too old")
         inbound = to_inbound(update)
         if inbound is not None:
-            await asyncio.to_thread(self.app.gateway.handle, inbound)
-            self.sender.wake()
+            handled = await asyncio.to_thread(self.app.gateway.handle, inbound)
+            if handled.leased:
+                self.sender.deliver_now(handled.leased)
+            else:
+                self.sender.wake()
 
     async def _precheck(self, query: PreCheckoutQuery) -> None:
         """Telegram waits 10 s for this answer before the money moves."""

@@ -166,9 +166,16 @@ class TelegramSender:
             now, later = group[:PER_CHAT_CLAIM], group[PER_CHAT_CLAIM:]
             if later:
                 await asyncio.to_thread(dispatcher.release, self._sessions, later, utcnow())
-            task = asyncio.create_task(self._deliver_chat(now))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(now)
+
+    def deliver_now(self, row: Claimed) -> None:
+        """A reply leased to this process as it was written: no claim needed."""
+        self._spawn([row])
+
+    def _spawn(self, rows: list[Claimed]) -> None:
+        task = asyncio.create_task(self._deliver_chat(rows))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _mark_delivered(self) -> None:
         """Under load one commit covers many deliveries; when idle, each goes at once."""

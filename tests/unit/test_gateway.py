@@ -3,7 +3,8 @@
 from sqlalchemy import func, select
 
 from bot.messages import Inbound
-from store.models import Conversation, ConversationMode, Message
+from scheduler.dispatcher import failed
+from store.models import Conversation, ConversationMode, Message, OutboxMessage, utcnow
 from store.uow import UnitOfWork
 
 
@@ -46,3 +47,17 @@ def test_an_unexpected_error_becomes_an_apology_not_a_stack_trace(demo_app, monk
     monkeypatch.setattr(demo_app.gateway._engine, "step", boom)
     handled = demo_app.gateway.handle(Inbound("web", "err-1", "a", text="你好"))
     assert [m.text for m in handled.replies] == ["抱歉，系统开小差了，请稍后再试。"]
+
+
+def test_a_queued_channels_reply_is_leased_to_the_caller_unless_older_pushes_wait(
+    demo_app, monkeypatch
+) -> None:
+    monkeypatch.setattr(demo_app.gateway, "queued_channels", frozenset({"telegram"}))
+    first = demo_app.gateway.handle(Inbound("telegram", "77", "1", text="hello"))
+    assert first.leased is not None and first.leased.chat_id == "77"
+    # its delivery fails and backs off: the next reply must not overtake it
+    failed(demo_app.sessions, first.leased, "network down", utcnow())
+    second = demo_app.gateway.handle(Inbound("telegram", "77", "2", text="my cart"))
+    assert second.leased is None and second.replies
+    with UnitOfWork(demo_app.sessions) as uow:
+        assert uow.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
