@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import warnings
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.pacing import Pace
 from bot.channels.telegram_render import Part, Pressed, plan
 from dialogs.i18n import money, t
 from scheduler import dispatcher
@@ -37,60 +36,7 @@ from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-PER_CHAT = (3, 3.1)  # at most 3 calls in any 3.1 s: about one a second, short bursts allowed
 PER_CHAT_CLAIM = 10  # rows a chat takes per claim, so a long queue cannot outlive its lease
-MARGIN_S = 0.1  # network jitter between our clock and Telegram's
-
-
-class Window:
-    """At most `limit` calls in any `seconds`-long window; a 429 pauses it."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit, self.seconds = limit, seconds
-        self.sent: deque[float] = deque()
-        self.paused_until = 0.0
-
-    def wait(self, now: float) -> float:
-        if now < self.paused_until:
-            return self.paused_until - now
-        while self.sent and self.sent[0] <= now - self.seconds:
-            self.sent.popleft()
-        return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-
-    def idle(self, now: float) -> bool:
-        recent = self.sent and self.sent[-1] > now - self.seconds
-        return not recent and now >= self.paused_until
-
-
-class Pace:
-    """Waits until both the bot's and the chat's window allow one more call."""
-
-    def __init__(self, per_second: float) -> None:
-        self.bot = Window(max(int(per_second), 1), 1.0 + MARGIN_S)
-        self.chats: dict[str, Window] = {}
-
-    def chat(self, chat_id: str) -> Window:
-        window = self.chats.get(chat_id)
-        if window is None:
-            if len(self.chats) > 10_000:  # forget chats with nothing left in their window
-                now = time.monotonic()
-                self.chats = {k: w for k, w in self.chats.items() if not w.idle(now)}
-            window = self.chats[chat_id] = Window(*PER_CHAT)
-        return window
-
-    async def acquire(self, chat_id: str) -> None:
-        chat = self.chat(chat_id)
-        while True:
-            now = time.monotonic()
-            delay = max(self.bot.wait(now), chat.wait(now))
-            if delay <= 0:
-                self.bot.sent.append(now)
-                chat.sent.append(now)
-                return
-            await asyncio.sleep(delay)
 
 
 class Invoice(NamedTuple):
@@ -208,9 +154,9 @@ class TelegramSender:
     async def _deliver(self, row: Claimed) -> bool:
         parts = self._plan(row)
         for index in range(row.progress, len(parts)):
-            await self.pace.acquire(row.chat_id)
             try:
-                await self._call(int(row.chat_id), parts[index])
+                async with self.pace.slot(row.chat_id):
+                    await self._call(int(row.chat_id), parts[index])
             except RetryAfter as error:
                 wait = retry_seconds(error)
                 self.pace.chat(row.chat_id).pause(wait)

@@ -4,7 +4,8 @@ import asyncio
 
 from telegram import Bot, Update
 
-from bot.channels.telegram import Sequencer, to_inbound
+from bot.channels.sequencer import Sequencer
+from bot.channels.telegram import to_inbound
 
 BOT = Bot("1:TEST")
 USER = {
