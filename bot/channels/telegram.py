@@ -343,6 +343,16 @@ def _chat_of(update: Update) -> str | None:
     return None
 
 
+async def _read_at_most(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it grows past `limit` (read no further than that)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def router() -> APIRouter:
     api = APIRouter()
 
@@ -357,9 +367,11 @@ def router() -> APIRouter:
             return Response(status_code=403)
         if not channel.ready.is_set():
             return Response(status_code=503)  # Telegram retries until we are connected
-        body = await request.body()
+        body = await _read_at_most(request, MAX_BODY)
+        if body is None:
+            return Response(status_code=413)
         try:
-            data = json.loads(body) if len(body) <= MAX_BODY else None
+            data = json.loads(body)
             update = Update.de_json(data, channel.bot) if isinstance(data, dict) else None
         except (ValueError, TypeError, KeyError):
             update = None

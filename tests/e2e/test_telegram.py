@@ -401,3 +401,12 @@ def test_updates_sent_while_the_shop_was_down_are_handled_on_start(
         user.wait_for("what I can do")
         shop.fake.wait_idle()
         assert shop.fake.updates_pending() == 0
+
+
+def test_webhook_refuses_an_oversized_or_malformed_body(webhook_shop) -> None:
+    url, headers = f"{webhook_shop.url}/webhooks/telegram", {SECRET_HEADER: SECRET}
+    huge = httpx.post(url, content=b"{" + b" " * 2_000_000 + b"}", headers=headers, timeout=10)
+    assert huge.status_code == 413
+    assert httpx.post(url, content=b"not json", headers=headers, timeout=10).status_code == 400
+    assert httpx.post(url, json=[1, 2], headers=headers, timeout=10).status_code == 400
+    assert webhook_shop.count(Message) == 0
