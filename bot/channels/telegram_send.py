@@ -13,6 +13,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -155,8 +156,10 @@ class TelegramSender:
         parts = self._plan(row)
         for index in range(row.progress, len(parts)):
             try:
-                async with self.pace.slot(row.chat_id):
-                    await self._call(int(row.chat_id), parts[index])
+                part: Part | None = parts[index]
+                while part is not None:  # an edit that cannot be made goes out as a new message
+                    async with self.pace.slot(row.chat_id):
+                        part = await self._call(int(row.chat_id), part)
             except RetryAfter as error:
                 wait = retry_seconds(error)
                 self.pace.chat(row.chat_id).pause(wait)
@@ -193,31 +196,37 @@ class TelegramSender:
             invoices=bool(self._provider_token),
         )
 
-    async def _call(self, chat_id: int, part: Part) -> None:
+    async def _call(self, chat_id: int, part: Part) -> Part | None:
+        """One Bot API call; an edit that cannot be made comes back to be sent anew."""
         if part.kind == "invoice":
             await self._send_invoice(chat_id, part.order)
         elif part.kind == "clear_markup":
             await _tolerant(self._bot.edit_message_reply_markup(chat_id, part.edit))
-        elif part.edit is not None and part.kind == "text":
-            edited = self._bot.edit_message_text(
-                part.html, chat_id, part.edit, parse_mode=ParseMode.HTML, reply_markup=part.markup
+        elif part.edit is not None:
+            edited = (
+                self._bot.edit_message_text(
+                    part.html,
+                    chat_id,
+                    part.edit,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=part.markup,
+                )
+                if part.kind == "text"
+                else self._bot.edit_message_caption(
+                    chat_id,
+                    part.edit,
+                    caption=part.html,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=part.markup,
+                )
             )
             if not await _tolerant(edited):
-                await self._send_text(chat_id, part)
-        elif part.edit is not None and part.kind == "photo":
-            edited = self._bot.edit_message_caption(
-                chat_id,
-                part.edit,
-                caption=part.html,
-                parse_mode=ParseMode.HTML,
-                reply_markup=part.markup,
-            )
-            if not await _tolerant(edited):
-                await self._send_photo(chat_id, part)
+                return replace(part, edit=None)
         elif part.kind == "photo":
             await self._send_photo(chat_id, part)
         else:
             await self._send_text(chat_id, part)
+        return None
 
     async def _send_text(self, chat_id: int, part: Part) -> None:
         await self._bot.send_message(

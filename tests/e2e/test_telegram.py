@@ -410,3 +410,16 @@ def test_webhook_refuses_an_oversized_or_malformed_body(webhook_shop) -> None:
     assert httpx.post(url, content=b"not json", headers=headers, timeout=10).status_code == 400
     assert httpx.post(url, json=[1, 2], headers=headers, timeout=10).status_code == 400
     assert webhook_shop.count(Message) == 0
+
+
+def test_a_page_whose_message_is_gone_arrives_as_a_new_message(webhook_shop) -> None:
+    user = webhook_shop.fake.user(2005, "Alice", "en")
+    user.send_text("t-shirts")
+    listing = user.wait_for(data_starting("L|more"))
+    press = user.press(t("en", "buttons.more"), listing, deliver=False)
+    press["callback_query"]["message"]["message_id"] = 999_999  # deleted by the customer
+    assert post_update(webhook_shop, press).status_code == 200
+    page = user.wait_for(
+        lambda m: m.message_id != listing.message_id and "L|page" in str(m.buttons)
+    )
+    assert page.edits == 0 and user.messages[0].text == listing.text
