@@ -42,15 +42,12 @@ import html
 import itertools
 import json
 import re
-import struct
 import threading
 import time
-import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from email.message import Message as _Headers
 from html.parser import HTMLParser
 from http import HTTPStatus
 from typing import Any
@@ -62,7 +59,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import free_port, serve_in_thread
+from tests.fakes.common import (
+    BAD_GATEWAY_PAGE,
+    Upload,
+    image_info,
+    parse_multipart,
+    serving,
+    tiny_png,
+)
 
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 NOT_MODIFIED = (
@@ -92,10 +96,6 @@ HTML_TAGS = {
     "blockquote": "blockquote", "tg-emoji": "custom_emoji",
 }  # fmt: skip
 ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
-BAD_GATEWAY_PAGE = (
-    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
-    "</center><hr><center>nginx</center></body></html>"
-)
 
 
 class ApiError(Exception):
@@ -126,75 +126,7 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def tiny_png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 40, 40)) -> bytes:
-    """A valid PNG image of one colour."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data)
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _image_info(data: bytes) -> tuple[str, int, int] | None:
-    """(extension, width, height) of a PNG/JPEG/GIF/WebP image (only PNG sizes are read, others
-    say 512x512); None if it is not an image."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        return ("png", *struct.unpack(">II", data[16:24]))
-    for magic, ext in ((b"\xff\xd8\xff", "jpg"), (b"GIF8", "gif"), (b"RIFF", "webp")):
-        if data.startswith(magic):
-            return (ext, 512, 512)
-    return None
-
-
 # --- request decoding -------------------------------------------------------------------------
-
-
-@dataclass(repr=False)
-class Upload:
-    """A file sent with multipart/form-data."""
-
-    filename: str
-    content_type: str
-    data: bytes
-
-    def __repr__(self) -> str:
-        return f"Upload({self.filename!r}, {self.content_type!r}, {len(self.data)} bytes)"
-
-
-def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
-    headers = _Headers()
-    headers["content-type"] = content_type
-    boundary = headers.get_param("boundary")
-    if not isinstance(boundary, str):
-        raise ValueError("multipart body without a boundary")
-    fields: dict[str, Any] = {}
-    for part in body.split(b"--" + boundary.encode())[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, value = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        value = value.removesuffix(b"\r\n")
-        part_headers = _Headers()
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, _, text = line.partition(":")
-            part_headers[name.strip()] = text.strip()
-        name = part_headers.get_param("name", header="content-disposition")
-        filename = part_headers.get_param("filename", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        if isinstance(filename, str):
-            ctype = part_headers.get("content-type", "application/octet-stream")
-            fields[name] = Upload(filename, ctype, value)
-        else:
-            fields[name] = value.decode("utf-8")
-    return fields
 
 
 async def _read_params(request: Request) -> dict[str, Any]:
@@ -211,7 +143,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
         elif ctype.startswith("application/x-www-form-urlencoded"):
             raw.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         elif ctype.startswith("multipart/form-data"):
-            raw.update(_parse_multipart(body, ctype))
+            raw.update(parse_multipart(body, ctype))
     return _decode_params(raw)
 
 
@@ -1129,7 +1061,7 @@ class FakeTelegram:
         return self._new_message(p, chat_id, content, markup, raw=raw)
 
     def _store_file(self, data: bytes, folder: str) -> _File:
-        info = _image_info(data)
+        info = image_info(data)
         if info is None:
             raise _bad("IMAGE_PROCESS_FAILED")
         n = next(self._ids)
@@ -1139,7 +1071,7 @@ class FakeTelegram:
 
     def _photo_size(self, stored: _File) -> dict:
         size = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
-        info = _image_info(stored.data) if stored.data else None
+        info = image_info(stored.data) if stored.data else None
         width, height = info[1:] if info else (512, 512)
         if stored.data:
             size["file_size"] = len(stored.data)
@@ -1580,13 +1512,8 @@ class FakeUser:
             return [dict(q.answer) for q in queries if q.chat_id == self.id and q.answer]
 
 
-@contextmanager
-def running_fake_telegram(port: int | None = None, **kw: Any) -> Iterator[FakeTelegram]:
+def running_fake_telegram(
+    port: int | None = None, **kw: Any
+) -> AbstractContextManager[FakeTelegram]:
     """A FakeTelegram served on 127.0.0.1 for the block; ``fake.url`` is its base URL."""
-    fake = FakeTelegram(**kw)
-    with serve_in_thread(fake.app, port or free_port()) as url:
-        fake.url = url
-        try:
-            yield fake
-        finally:
-            fake.close()
+    return serving(FakeTelegram(**kw), port)

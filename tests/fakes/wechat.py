@@ -80,8 +80,8 @@ import struct
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -93,8 +93,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import free_port, serve_in_thread
-from tests.fakes.telegram import BAD_GATEWAY_PAGE, Upload, _image_info, _parse_multipart, tiny_png
+from tests.fakes.common import (
+    BAD_GATEWAY_PAGE,
+    ThreadClients,
+    Upload,
+    image_info,
+    parse_multipart,
+    serving,
+    tiny_png,
+    xml_root,
+)
 
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 HOUR = 3600.0
@@ -249,14 +257,7 @@ def _element(e: ET.Element) -> Any:
 def parse_xml(data: str | bytes) -> dict[str, Any]:
     """The children of the root element as a dict (nested elements as dicts, repeated ones as
     lists). Refuses DTDs. ValueError if it is not such an XML document."""
-    text = data.decode() if isinstance(data, bytes) else data
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
-        raise ValueError("DTDs are not accepted")
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as e:
-        raise ValueError(f"malformed XML: {e}") from e
-    parsed = _element(root)
+    parsed = _element(xml_root(data))
     if not isinstance(parsed, dict):
         raise ValueError("empty XML document")
     return parsed
@@ -509,8 +510,7 @@ class FakeWeChat:
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
         self._threads: list[threading.Thread] = []
-        self._local = threading.local()
-        self._clients: list[httpx.Client] = []
+        self._clients = ThreadClients()
 
         self._routes: dict[str, tuple[Callable[[dict, Any], dict], bool]] = {
             "token": (self._get_token, False),
@@ -702,19 +702,10 @@ class FakeWeChat:
         self._closing.set()
         for thread in self._threads:
             thread.join(timeout=self.reply_timeout_s * (self.retries + 1) + 1)
-        with self.lock:
-            clients, self._clients = self._clients, []
-        for client in clients:
-            client.close()
+        self._clients.close()
 
     def _http(self) -> httpx.Client:
-        """This thread's HTTP client (one per thread: making one per request costs ~30 ms)."""
-        client = getattr(self._local, "client", None)
-        if client is None or client.is_closed:
-            client = self._local.client = httpx.Client(trust_env=False)
-            with self.lock:
-                self._clients.append(client)
-        return client
+        return self._clients.get()
 
     # --- HTTP ---
 
@@ -726,7 +717,7 @@ class FakeWeChat:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             try:
-                body = _parse_multipart(raw, ctype)
+                body = parse_multipart(raw, ctype)
             except ValueError:
                 body = {}
         elif raw:
@@ -937,7 +928,7 @@ class FakeWeChat:
             raise ApiError(40004)
         if len(data) > MEDIA_LIMITS[kind]:
             raise ApiError(MEDIA_SIZE_ERROR[kind])
-        info = _image_info(data)
+        info = image_info(data)
         if kind in ("image", "thumb"):
             if info is None or info[0] == "webp" or (kind == "thumb" and info[0] != "jpg"):
                 raise ApiError(40005)
@@ -1313,13 +1304,6 @@ class FakeWeChatUser:
             time.sleep(0.02)
 
 
-@contextmanager
-def running_fake_wechat(port: int | None = None, **kw: Any) -> Iterator[FakeWeChat]:
+def running_fake_wechat(port: int | None = None, **kw: Any) -> AbstractContextManager[FakeWeChat]:
     """A FakeWeChat served on 127.0.0.1 for the block; ``fake.url`` is its base URL."""
-    fake = FakeWeChat(**kw)
-    with serve_in_thread(fake.app, port or free_port()) as url:
-        fake.url = url
-        try:
-            yield fake
-        finally:
-            fake.close()
+    return serving(FakeWeChat(**kw), port)

@@ -52,9 +52,8 @@ import re
 import secrets
 import threading
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -67,8 +66,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.conftest import free_port, serve_in_thread
-from tests.fakes.telegram import BAD_GATEWAY_PAGE
+from tests.fakes.common import BAD_GATEWAY_PAGE, ThreadClients, serving, xml_root
 
 CHINA = timezone(timedelta(hours=8))
 TRADE_TYPES = {"JSAPI", "NATIVE", "APP", "MWEB"}
@@ -123,14 +121,7 @@ def to_xml(fields: dict[str, Any], root: str = "xml") -> str:
 def from_xml(data: bytes | str) -> dict[str, str]:
     """The children of the root element as {tag: text}; ValueError for anything else (DTDs
     included: WeChat Pay refuses them)."""
-    text = data.decode() if isinstance(data, bytes) else data
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
-        raise ValueError("DTDs are not accepted")
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as e:
-        raise ValueError(f"malformed XML: {e}") from e
-    return {child.tag: (child.text or "") for child in root}
+    return {child.tag: (child.text or "") for child in xml_root(data)}
 
 
 def refund_encrypt(plain: str, api_key: str) -> str:
@@ -266,8 +257,7 @@ class FakeWeChatPay:
         self.notify_attempts: list[NotifyAttempt] = []
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
-        self._local = threading.local()
-        self._clients: list[httpx.Client] = []
+        self._clients = ThreadClients()
         self._handlers: dict[str, Callable[[dict, bool], dict]] = {
             "/pay/unifiedorder": self._unifiedorder,
             "/pay/orderquery": self._orderquery,
@@ -406,19 +396,10 @@ class FakeWeChatPay:
 
     def close(self) -> None:
         self._closing.set()
-        with self.lock:
-            clients, self._clients = self._clients, []
-        for client in clients:
-            client.close()
+        self._clients.close()
 
     def _http(self) -> httpx.Client:
-        """This thread's HTTP client (one per thread: making one per request costs ~30 ms)."""
-        client = getattr(self._local, "client", None)
-        if client is None or client.is_closed:
-            client = self._local.client = httpx.Client(trust_env=False)
-            with self.lock:
-                self._clients.append(client)
-        return client
+        return self._clients.get()
 
     # --- notifications ---
 
@@ -751,13 +732,8 @@ class FakeWeChatPay:
         return fields
 
 
-@contextmanager
-def running_fake_wechat_pay(port: int | None = None, **kw: Any) -> Iterator[FakeWeChatPay]:
+def running_fake_wechat_pay(
+    port: int | None = None, **kw: Any
+) -> AbstractContextManager[FakeWeChatPay]:
     """A FakeWeChatPay served on 127.0.0.1 for the block; ``fake.url`` is its base URL."""
-    fake = FakeWeChatPay(**kw)
-    with serve_in_thread(fake.app, port or free_port()) as url:
-        fake.url = url
-        try:
-            yield fake
-        finally:
-            fake.close()
+    return serving(FakeWeChatPay(**kw), port)

@@ -118,11 +118,3 @@ def test_only_the_named_channels_rows_are_claimed(sessions) -> None:
     assert dispatch_due(sessions, {"web": FlakyChannel()}) == 0
     with UnitOfWork(sessions) as uow:
         assert len(outbox.claim_due(uow.session, utcnow(), ["telegram"])) == 1
-
-
-def test_a_blocked_customer_gets_none_of_the_queued_pushes(sessions) -> None:
-    queue_pushes(sessions, "web", "gone", ["CS1", "CS2"])
-    dispatch_due(sessions, {"web": FlakyChannel(failures=1, unreachable=True)})
-    with UnitOfWork(sessions) as uow:
-        statuses = uow.session.scalars(select(OutboxMessage.status)).all()
-    assert statuses == [OutboxStatus.DEAD, OutboxStatus.DEAD]
