@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +34,6 @@ from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-SEEN_PRECISION = timedelta(minutes=1)  # last_inbound_at is for the 48-hour reply windows
 ShopFactory = Callable[[Session, ChannelIdentity, datetime], Shop]
 
 
@@ -84,10 +83,7 @@ class Gateway:
     ) -> Handled:
         s = uow.session
         identity, conversation, message = self._open(s, inbound, now)
-        if identity.last_inbound_at is None or now - identity.last_inbound_at > SEEN_PRECISION:
-            identity.last_inbound_at = now
-        if not identity.reachable:
-            identity.reachable = True  # they wrote again, so they unblocked us
+        customers.note_inbound(identity, now)
         if conversation.mode != ConversationMode.BOT:
             uow.commit()  # a person holds this conversation: record it, stay quiet
             return Handled(message)

@@ -26,9 +26,9 @@ def language(ctx: Ctx) -> list[Outbound]:
         return [
             Outbound(
                 text=ctx.t("lang.choose"),
-                buttons=(
-                    ctx.button_text("中文", "lang", to="zh"),
-                    ctx.button_text("English", "lang", to="en"),
+                buttons=tuple(
+                    ctx.button_text(ctx.t(f"lang.name_{lang}"), "lang", to=lang)
+                    for lang in LANGUAGES
                 ),
                 question=True,
             )

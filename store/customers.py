@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,8 @@ from store.models import Address, ChannelIdentity, Customer
 
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
 _INTERNATIONAL = re.compile(r"^(?:\+|00)([1-9]\d{7,14})$")
+
+SEEN_PRECISION = timedelta(minutes=1)  # last_inbound_at serves reply windows measured in hours
 
 
 def normalize_phone(raw: str) -> str:
@@ -71,6 +73,15 @@ def identify(
         found = find_identity(session, channel, external_id)
         assert found is not None
         return found
+
+
+def note_inbound(identity: ChannelIdentity, now: datetime) -> None:
+    """The customer wrote: when (for platforms' reply windows), and that they can be reached
+    again even if they had blocked the shop."""
+    if identity.last_inbound_at is None or now - identity.last_inbound_at > SEEN_PRECISION:
+        identity.last_inbound_at = now
+    if not identity.reachable:
+        identity.reachable = True
 
 
 def set_reachable(session: Session, channel: str, external_id: str, reachable: bool) -> None:

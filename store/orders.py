@@ -112,6 +112,11 @@ def get_order(session: Session, customer_id: int | None, number: str) -> Order:
     return order
 
 
+def language_of(session: Session, number: str) -> str | None:
+    """The language an order was placed in, to answer about it in that language."""
+    return session.scalars(select(Order.language).filter_by(number=number)).first()
+
+
 def lock_order(session: Session, order_id: int) -> Order:
     order = session.scalars(
         select(Order)

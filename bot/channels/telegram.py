@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 from telegram import (
     Bot,
     BotCommand,
@@ -36,9 +35,10 @@ from bot.channels.telegram_render import LIST_MARK, QUESTION_MARK, Pressed, publ
 from bot.channels.telegram_send import TelegramSender, retry_seconds
 from bot.messages import Inbound, payload
 from dialogs.i18n import LANGUAGES, t
-from store import customers, payments
+from store import customers, orders, payments
 from store.errors import DomainError
-from store.models import Order, utcnow
+from store.models import utcnow
+from store.payments import TelegramPayments
 from store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -62,12 +62,14 @@ class TelegramChannel:
         self.app = app
         self.bot = make_bot(settings)
         self.webhook_mode = bool(settings.telegram_webhook_url)
+        self.payments = TelegramPayments()
         self.sender = TelegramSender(
             app.sessions,
             self.bot,
             Path(settings.media_dir),
             link_buttons=public_https(settings.base_url),
             provider_token=settings.telegram_payment_provider_token,
+            payments=self.payments,
             interval_s=settings.dispatch_interval_s,
             per_second=settings.telegram_messages_per_s,
         )
@@ -195,16 +197,15 @@ class TelegramChannel:
             try:
                 payments.check_payable(
                     uow.session,
-                    self.sender.payments.name,
+                    self.payments.name,
                     query.invoice_payload,
                     query.total_amount,
                     query.currency,
                     utcnow(),
                 )
             except DomainError as error:
-                number = error.params.get("number")
                 lang = (
-                    uow.session.scalars(select(Order.language).filter_by(number=number)).first()
+                    orders.language_of(uow.session, str(error.params.get("number", "")))
                     or _language(query.from_user.language_code)
                     or "en"
                 )
@@ -225,7 +226,7 @@ class TelegramChannel:
         with UnitOfWork(self.app.sessions) as uow:
             try:
                 outcome = payments.handle_notification(
-                    uow.session, self.sender.payments, body, {}, utcnow()
+                    uow.session, self.payments, body, {}, utcnow()
                 )
             except DomainError as error:  # unreadable: retrying would not make it readable
                 log.error("telegram successful_payment not applied: %s", error)

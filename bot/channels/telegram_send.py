@@ -58,6 +58,7 @@ class TelegramSender:
         *,
         link_buttons: bool,
         provider_token: str,
+        payments: TelegramPayments,
         interval_s: float = 1.0,
         per_second: float = 30.0,
     ) -> None:
@@ -71,7 +72,7 @@ class TelegramSender:
         self._loops: list[asyncio.Task[None]] = []
         self._file_ids: dict[str, str] = {}  # media path → Telegram file_id (a cache)
         self.pace = Pace(per_second)
-        self.payments = TelegramPayments()
+        self._payments = payments
 
     def wake(self) -> None:
         self._wake.set()
@@ -273,19 +274,24 @@ class TelegramSender:
             now = utcnow()
             try:
                 order = orders.get_order(s, None, number)
-                payment = payments.start_payment(s, self.payments, order, now)
+                payment = payments.start_payment(s, self._payments, order, now)
             except DomainError:
                 return None
             lang = order.language
             lines = ", ".join(
-                f"{line.name_zh if lang == 'zh' else line.name_en} ×{line.quantity}"
+                t(
+                    lang,
+                    "invoice.line",
+                    name=line.name_zh if lang == "zh" else line.name_en,
+                    qty=line.quantity,
+                )
                 for line in order.lines
             )
             total = money(order.total, order.currency)
             result = Invoice(
                 token=payment.token,
                 title=t(lang, "invoice.title", number=order.number)[:32],
-                description=f"{lines} · {total}"[:255],
+                description=t(lang, "invoice.description", lines=lines, total=total)[:255],
                 label=t(lang, "invoice.label", number=order.number),
                 amount=payment.amount,
                 currency=payment.currency,
