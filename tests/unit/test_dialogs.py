@@ -125,6 +125,9 @@ def test_cart_plus_minus_remove_and_clear(demo_app) -> None:
         ("detail?p=999999", "can't find"),
         ("detail?p=abc", "can't find"),
         ("order?n=CS999999", "can't find"),
+        ("start?p=999999", "can't find"),  # a deep link to a product that is gone
+        ("page?n=abc", "Search for something first"),
+        ("lang?to=xx", "Which language"),
     ],
 )
 def test_bad_button_payloads_get_a_polite_answer_and_change_nothing(
