@@ -5,12 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _platform(name: str, default: str = "") -> Any:
     return Field(default=default, validation_alias=AliasChoices(name, f"CHATSHOP_{name}"))
+
+
+class WeChatTemplate(BaseModel):
+    """A template message the merchant set up in the Official Account console: its id and, per
+    template field, which of our values fills it (title, number, total, status, time, text)."""
+
+    id: str
+    fields: dict[str, str]
+    url: str = ""
 
 
 class Settings(BaseSettings):
@@ -49,6 +58,48 @@ class Settings(BaseSettings):
             "TELEGRAM_MESSAGES_PER_S", "CHATSHOP_TELEGRAM_MESSAGES_PER_S"
         ),
     )
+
+    wechat_app_id: str = _platform("WECHAT_APP_ID")
+    wechat_app_secret: str = _platform("WECHAT_APP_SECRET")
+    wechat_token: str = _platform("WECHAT_TOKEN")
+    wechat_aes_key: str = _platform("WECHAT_AES_KEY")
+    wechat_api_base_url: str = _platform("WECHAT_API_BASE_URL", "https://api.weixin.qq.com")
+    # Pushes outside WeChat's 48-hour window go out as these, by push kind (order_paid, ...).
+    wechat_templates: dict[str, WeChatTemplate] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("WECHAT_TEMPLATES", "CHATSHOP_WECHAT_TEMPLATES"),
+    )
+    wechat_reply_budget_s: float = Field(
+        default=3.0,
+        gt=0,
+        lt=4.5,
+        validation_alias=AliasChoices("WECHAT_REPLY_BUDGET_S", "CHATSHOP_WECHAT_REPLY_BUDGET_S"),
+    )
+    wechat_pay_mch_id: str = _platform("WECHAT_PAY_MCH_ID")
+    wechat_pay_api_key: str = _platform("WECHAT_PAY_API_KEY")
+    wechat_pay_api_base_url: str = _platform(
+        "WECHAT_PAY_API_BASE_URL", "https://api.mch.weixin.qq.com"
+    )
+    wechat_pay_sign_type: Literal["MD5", "HMAC-SHA256"] = Field(
+        default="HMAC-SHA256",
+        validation_alias=AliasChoices("WECHAT_PAY_SIGN_TYPE", "CHATSHOP_WECHAT_PAY_SIGN_TYPE"),
+    )
+
+    @model_validator(mode="after")
+    def _wechat_complete(self) -> Settings:
+        if self.wechat_app_id and not (self.wechat_app_secret and self.wechat_token):
+            raise ValueError(
+                "WECHAT_APP_ID is set, so WECHAT_APP_SECRET and WECHAT_TOKEN must be too"
+            )
+        if self.wechat_aes_key and len(self.wechat_aes_key) != 43:
+            raise ValueError(
+                "WECHAT_AES_KEY (EncodingAESKey) must be the 43 characters WeChat shows"
+            )
+        if self.wechat_pay_mch_id and not (self.wechat_app_id and self.wechat_pay_api_key):
+            raise ValueError(
+                "WECHAT_PAY_MCH_ID is set, so WECHAT_PAY_API_KEY and WECHAT_APP_ID must be too"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

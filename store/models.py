@@ -156,6 +156,10 @@ class ChannelIdentity(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     reachable: Mapped[bool] = mapped_column(default=True)
     last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Platforms that limit free-form messages after each customer interaction (WeChat: 5
+    # within 48 h of a message): how many we may still send, and until when. None: no limit.
+    window_until: Mapped[datetime | None] = mapped_column(default=None)
+    window_quota: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Address(Base):
@@ -242,6 +246,9 @@ class Payment(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(128), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     captured_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the provider needs to find its side again (WeChat Pay: sign type, trade type,
+    # code_url), and whether that side was closed.
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class PaymentNotification(Base):
@@ -304,3 +311,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # How the channel delivered it, where it has several ways (WeChat: "passive" reply,
+    # "custom" service message, "template" message, or "passive+custom").
+    sent_as: Mapped[str] = mapped_column(String(32), default="")
+
+
+class PlatformToken(Base):
+    """A platform credential shared by every worker (WeChat's access_token: a new one
+    invalidates the old after 5 minutes, so workers must not each fetch their own)."""
+
+    __tablename__ = "platform_tokens"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
