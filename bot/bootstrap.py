@@ -22,10 +22,11 @@ from scheduler.dispatcher import Channel
 from store import catalog
 from store.db import make_engine, make_session_factory
 from store.models import ChannelIdentity
-from store.payments import SandboxProvider
+from store.payments import PaymentProvider, SandboxProvider
 from store.search import SearchIndex
 from store.shop import Shop
 from store.uow import UnitOfWork
+from store.wechat_pay import WeChatPayProvider
 
 
 @dataclass
@@ -38,6 +39,7 @@ class App:
     sandbox: SandboxProvider
     gateway: Gateway
     channels: dict[str, Channel]
+    wechat_pay: WeChatPayProvider | None = None
 
     def refresh_catalog(self) -> None:
         """Rebuild the search index and NLU vocabulary if the catalog changed (any process)."""
@@ -78,15 +80,40 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
         on_rebuild=lambda session: interpreter.entities.set_catalog(*catalog_vocabulary(session))
     )
     sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
+    wechat_pay = make_wechat_pay(settings)
     timeout = timedelta(minutes=settings.payment_timeout_minutes)
 
     def shop_for(session: Session, identity: ChannelIdentity, now):
-        return Shop(session, identity.customer_id, identity.id, now, index, sandbox, timeout)
+        provider: PaymentProvider = sandbox
+        if identity.channel == "wechat" and wechat_pay is not None:
+            provider = wechat_pay
+        return Shop(session, identity.customer_id, identity.id, now, index, provider, timeout)
 
     dialog = DialogEngine(parser, settings.default_language, settings.support_contact)
-    queued = frozenset({"telegram"} if settings.telegram_bot_token else ())
-    gateway = Gateway(sessions, dialog, shop_for, queued_channels=queued)
-    app = App(
-        settings, engine, sessions, interpreter, index, sandbox, gateway, {"web": WebChannel()}
+    queued = frozenset(
+        name
+        for name, configured in (
+            ("telegram", settings.telegram_bot_token),
+            ("wechat", settings.wechat_app_id),
+        )
+        if configured
     )
-    return app
+    gateway = Gateway(sessions, dialog, shop_for, queued_channels=queued)
+    channels: dict[str, Channel] = {"web": WebChannel()}
+    return App(
+        settings, engine, sessions, interpreter, index, sandbox, gateway, channels, wechat_pay
+    )
+
+
+def make_wechat_pay(settings: Settings) -> WeChatPayProvider | None:
+    if not settings.wechat_pay_mch_id:
+        return None
+    return WeChatPayProvider(
+        settings.wechat_app_id,
+        settings.wechat_pay_mch_id,
+        settings.wechat_pay_api_key,
+        settings.wechat_pay_api_base_url,
+        notify_url=f"{settings.base_url}/pay/notify/wechatpay",
+        pay_page_base=settings.base_url,
+        sign_type=settings.wechat_pay_sign_type,
+    )

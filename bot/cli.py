@@ -218,6 +218,37 @@ def telegram_set_webhook() -> None:
     click.echo(f"webhook set to {info['url']} ({info['pending_update_count']} updates pending)")
 
 
+@main.group("wechat")
+def wechat_group() -> None:
+    """WeChat Official Account commands."""
+
+
+@wechat_group.command("menu")
+def wechat_menu() -> None:
+    """Push the shop's custom menu (shop, cart, my orders, customer service) in Chinese."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.channels.wechat import push_menu
+    from store.db import make_engine, make_session_factory
+    from store.migrate import upgrade
+
+    settings = Settings()
+    if not settings.wechat_app_id:
+        click.echo("Set WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_TOKEN first.", err=True)
+        sys.exit(2)
+    upgrade(settings.database_url)  # the shared access token lives in the database
+    engine = make_engine(settings.database_url)
+    try:
+        menu = push_menu(settings, make_session_factory(engine))
+    except (WeChatClientException, OSError) as error:
+        click.echo(f"WeChat refused the menu: {error}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    names = [b["name"] for b in menu["button"]]
+    click.echo(f"menu set: {' | '.join(names)}")
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
@@ -237,6 +268,8 @@ def _serve(settings: Settings) -> None:
     if settings.telegram_bot_token:
         mode = "webhook" if settings.telegram_webhook_url else "polling"
         click.echo(f"  Telegram:  on ({mode})")
+    if settings.wechat_app_id:
+        click.echo(f"  WeChat:    {settings.base_url}/webhooks/wechat")
     click.echo("")
     uvicorn.run(create_app(app), host=settings.host, port=settings.port, log_level="warning")
 

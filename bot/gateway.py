@@ -83,7 +83,7 @@ class Gateway:
     ) -> Handled:
         s = uow.session
         identity, conversation, message = self._open(s, inbound, now)
-        customers.note_inbound(identity, now)
+        customers.note_inbound(identity, now, inbound.window)
         if conversation.mode != ConversationMode.BOT:
             uow.commit()  # a person holds this conversation: record it, stay quiet
             return Handled(message)

@@ -20,6 +20,9 @@ class Inbound:
     attachments: tuple[str, ...] = ()  # "telegram:<file_id>" etc., kept as evidence
     pressed: str | None = None  # the channel's handle on the message whose button was pressed
     language: str | None = None  # the customer's app language, until they show their own
+    # What this interaction lets the shop send afterwards on platforms that limit it (WeChat:
+    # 5 messages within 48 h of a message): (messages, seconds). None: no such rule.
+    window: tuple[int, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from bot.bootstrap import App
-from bot.channels import telegram, web
+from bot.channels import telegram, web, wechat
 from dialogs.i18n import money, t
 from scheduler.jobs import start_scheduler
 from store import payments
-from store.errors import DomainError
+from store.errors import DomainError, ErrorCode
 from store.models import Order, OrderStatus, PaymentStatus, utcnow
 from store.uow import UnitOfWork
 
@@ -34,21 +40,28 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
         if chatshop.settings.telegram_bot_token:
             api.state.telegram = telegram.TelegramChannel(chatshop)
             await api.state.telegram.start()
+        if chatshop.settings.wechat_app_id:
+            api.state.wechat = wechat.WeChatChannel(chatshop)
+            await api.state.wechat.start()
         yield
         if api.state.telegram:
             await api.state.telegram.stop()
+        if api.state.wechat:
+            await api.state.wechat.stop()
         if scheduler:
             scheduler.shutdown(wait=False)
 
     api = FastAPI(title="chatshop", lifespan=lifespan, docs_url=None, redoc_url=None)
     api.state.chatshop = chatshop
     api.state.telegram = None
+    api.state.wechat = None
     media = Path(chatshop.settings.media_dir)
     media.mkdir(parents=True, exist_ok=True)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
     api.mount("/media", StaticFiles(directory=media), name="media")
     api.include_router(web.router())
     api.include_router(telegram.router())
+    api.include_router(wechat.router())
 
     @api.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
@@ -75,6 +88,25 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
         await run_in_threadpool(_simulate_payment, chatshop, token)
         return RedirectResponse(f"/pay/{token}", status_code=303)
 
+    @api.post("/pay/notify/wechatpay")
+    async def wechat_pay_notify(request: Request) -> Response:
+        """WeChat Pay repeats a notification until it reads SUCCESS; a rejected one gets FAIL."""
+        provider = chatshop.wechat_pay
+        if provider is None:
+            return Response(status_code=404)
+        body = await wechat.read_at_most(request, wechat.MAX_BODY)
+        try:
+            if body is None:
+                raise DomainError(ErrorCode.BAD_NOTIFICATION, reason="too large")
+            outcome = await run_in_threadpool(
+                _apply_notification, chatshop, provider, body, dict(request.headers)
+            )
+        except DomainError as error:
+            log.warning("rejected wechatpay notification: %s", error.params.get("reason"))
+            return Response(provider.ack(False, "rejected"), 400, media_type="application/xml")
+        ok = outcome not in ("amount_mismatch", "wrong_sign_type")
+        return Response(provider.ack(ok, outcome), media_type="application/xml")
+
     @api.post("/pay/notify/{provider}")
     async def notify(provider: str, request: Request) -> JSONResponse:
         if provider != chatshop.sandbox.name:
@@ -82,7 +114,7 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
         body = await request.body()
         try:
             outcome = await run_in_threadpool(
-                _apply_notification, chatshop, body, dict(request.headers)
+                _apply_notification, chatshop, chatshop.sandbox, body, dict(request.headers)
             )
         except DomainError as error:
             log.warning("rejected %s notification: %s", provider, error.params.get("reason"))
@@ -94,11 +126,11 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
     return api
 
 
-def _apply_notification(chatshop: App, body: bytes, headers: dict[str, str]) -> str:
+def _apply_notification(
+    chatshop: App, provider: payments.PaymentProvider, body: bytes, headers: dict[str, str]
+) -> str:
     with UnitOfWork(chatshop.sessions) as uow:
-        outcome = payments.handle_notification(
-            uow.session, chatshop.sandbox, body, headers, utcnow()
-        )
+        outcome = payments.handle_notification(uow.session, provider, body, headers, utcnow())
         uow.commit()
         return outcome
 
@@ -111,7 +143,7 @@ def _simulate_payment(chatshop: App, token: str) -> None:
         if payment is None or payment.status != PaymentStatus.PENDING:
             return
         body, headers = chatshop.sandbox.notification_for(payment, utcnow())
-    _apply_notification(chatshop, body, headers)
+    _apply_notification(chatshop, chatshop.sandbox, body, headers)
 
 
 _PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">

@@ -55,6 +55,7 @@ class Claimed:
     language: str
     progress: int
     messages: list[Outbound]
+    sent_as: str = ""  # how parts already went out (WeChat: "passive")
 
     @property
     def key(self) -> str:
@@ -78,6 +79,7 @@ def claim(
                     row.language,
                     row.progress,
                     render(row.template, row.params, row.language),
+                    row.sent_as,
                 )
             )
         uow.commit()
@@ -90,12 +92,18 @@ def by_chat(claimed: list[Claimed]) -> list[list[Claimed]]:
     return [list(group) for _, group in groupby(ordered, key=lambda c: c.identity_id)]
 
 
-def sent(sessions: sessionmaker[Session], done: Claimed | list[Claimed], now: datetime) -> None:
-    """Mark delivered (several in one transaction when given a list); a push, unlike a reply,
-    is not in the transcript yet, so it is recorded there."""
+def sent(
+    sessions: sessionmaker[Session],
+    done: Claimed | list[Claimed],
+    now: datetime,
+    sent_as: str = "",
+) -> None:
+    """Mark delivered (several in one transaction when given a list), and how where the channel
+    has several ways; a push, unlike a reply, is not in the transcript yet, so it is recorded."""
     with UnitOfWork(sessions) as uow:
         for row in done if isinstance(done, list) else [done]:
-            if outbox.mark_sent(uow.session, row.outbox_id, now) is None or row.template == REPLY:
+            marked = outbox.mark_sent(uow.session, row.outbox_id, now, sent_as)
+            if marked is None or row.template == REPLY:
                 continue
             conversation = conversations.open_conversation(uow.session, row.identity_id)
             for i, message in enumerate(row.messages):
@@ -113,11 +121,18 @@ def failed(
     *,
     unreachable: bool = False,
     progress: int = 0,
+    give_up: bool = False,
 ) -> None:
     log.warning("outbox %s not delivered: %s", row.outbox_id, error)
     with UnitOfWork(sessions) as uow:
         outbox.mark_failed(
-            uow.session, row.outbox_id, error, now, unreachable=unreachable, progress=progress
+            uow.session,
+            row.outbox_id,
+            error,
+            now,
+            unreachable=unreachable,
+            progress=progress,
+            give_up=give_up,
         )
         uow.commit()
 

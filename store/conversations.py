@@ -126,3 +126,31 @@ def messages_after(
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def last_offer(session: Session, channel: str, external_id: str, limit: int = 30) -> list[Message]:
+    """The newest reply turn or push since the customer last wrote that offered any buttons,
+    oldest first: what a customer's "2" answers where buttons are shown as numbers (WeChat)."""
+    newest = session.scalars(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    groups: dict[object, list[Message]] = {}
+    for message in newest:
+        if message.direction == "in":
+            break
+        # a turn shares its reply_to; a push its outbox key ("outbox:<id>:<part>")
+        key = message.reply_to or (message.dedupe_key or "").rpartition(":")[0]
+        groups.setdefault(key, []).append(message)
+    for group in groups.values():  # newest first
+        if any(_offers(m.body) for m in group):
+            return group[::-1]
+    return []
+
+
+def _offers(body: dict[str, Any]) -> bool:
+    return bool(body.get("buttons")) or any(c.get("buttons") for c in body.get("cards", ()))

@@ -75,13 +75,43 @@ def identify(
         return found
 
 
-def note_inbound(identity: ChannelIdentity, now: datetime) -> None:
-    """The customer wrote: when (for platforms' reply windows), and that they can be reached
-    again even if they had blocked the shop."""
+def note_inbound(
+    identity: ChannelIdentity, now: datetime, window: tuple[int, float] | None = None
+) -> None:
+    """The customer wrote: when, that they can be reached again even if they had blocked the
+    shop, and the reply window it opens (WeChat's rule: an interaction resets the quota to the
+    larger of what is left and what it grants, and the window to the later end; never adds)."""
     if identity.last_inbound_at is None or now - identity.last_inbound_at > SEEN_PRECISION:
         identity.last_inbound_at = now
     if not identity.reachable:
         identity.reachable = True
+    if window is None:
+        return
+    count, seconds = window
+    open_ = identity.window_until is not None and identity.window_until > now
+    quota = max(identity.window_quota if open_ else 0, count)
+    until = max(identity.window_until if open_ else now, now + timedelta(seconds=seconds))  # type: ignore[type-var]
+    if (quota, until) != (identity.window_quota, identity.window_until):
+        identity.window_quota, identity.window_until = quota, until
+
+
+def take_from_window(session: Session, identity_id: int, count: int, now: datetime) -> bool:
+    """Spend `count` of the customer's reply quota if their window is open and has that many
+    left; False (nothing spent) otherwise. Locks the identity, so workers never overspend."""
+    identity = session.get(ChannelIdentity, identity_id, with_for_update=True)
+    if identity is None or identity.window_until is None or identity.window_until <= now:
+        return False
+    if identity.window_quota < count:
+        return False
+    identity.window_quota -= count
+    return True
+
+
+def close_window(session: Session, identity_id: int) -> None:
+    """The platform says the window is shut (or the quota gone) although we thought not."""
+    identity = session.get(ChannelIdentity, identity_id, with_for_update=True)
+    if identity is not None:
+        identity.window_quota = 0
 
 
 def set_reachable(session: Session, channel: str, external_id: str, reachable: bool) -> None:

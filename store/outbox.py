@@ -112,12 +112,38 @@ def retry_at(session: Session, outbox_id: int, when: datetime, progress: int, re
     row.next_attempt_at, row.progress, row.last_error = when, progress, reason[:500]
 
 
-def mark_sent(session: Session, outbox_id: int, now: datetime) -> OutboxMessage | None:
+def mark_sent(
+    session: Session, outbox_id: int, now: datetime, sent_as: str = ""
+) -> OutboxMessage | None:
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING:
         return None
     row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, ""
+    row.sent_as = _joined(row.sent_as, sent_as)
     return row
+
+
+def mark_passive(session: Session, outbox_id: int, parts: int, now: datetime) -> bool:
+    """The first part goes back in the webhook's answer (WeChat's passive reply): sent when it
+    is the only part, else the rest stays leased to the caller. False if no longer ours."""
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    if row is None or row.status != OutboxStatus.PENDING or row.progress > 0:
+        return False
+    row.sent_as, row.progress = "passive", 1
+    if parts == 1:
+        row.status, row.sent_at = OutboxStatus.SENT, now
+    return True
+
+
+def reply_to(session: Session, message_id: int) -> OutboxMessage | None:
+    """The queued reply to an inbound message (see Gateway: key reply:<message id>)."""
+    return session.scalars(
+        select(OutboxMessage).filter_by(dedupe_key=f"reply:{message_id}")
+    ).first()
+
+
+def _joined(before: str, now: str) -> str:
+    return f"{before}+{now}" if before and now and before != now else before or now
 
 
 def mark_failed(
@@ -128,9 +154,11 @@ def mark_failed(
     *,
     unreachable: bool = False,
     progress: int = 0,
+    give_up: bool = False,
 ) -> None:
-    """Back off exponentially; give up when the customer cannot be reached (then on every push
-    still queued for them) or retries run out."""
+    """Back off exponentially; give up when told to (no way to reach the customer with this
+    push), when the customer cannot be reached (then on every push still queued for them) or
+    retries run out."""
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING:
         return
@@ -141,7 +169,7 @@ def mark_failed(
             identity.reachable = False
         drop_pending(session, row.identity_id, error)
         return
-    if row.attempts >= MAX_ATTEMPTS:
+    if give_up or row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.DEAD
         return
     row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, 600))

@@ -38,6 +38,7 @@ class Notification:
     amount: int
     currency: str
     succeeded: bool
+    sign_type: str = ""
 
 
 class PaymentProvider(Protocol):
@@ -101,6 +102,12 @@ def payment_by_token(session: Session, token: str) -> Payment | None:
     return session.scalars(select(Payment).filter_by(token=token)).first()
 
 
+def remember_trade(session: Session, token: str, trade: Mapping[str, object]) -> None:
+    """What the provider said when the payment was opened there (WeChat Pay's code_url)."""
+    payment = session.scalars(select(Payment).filter_by(token=token).with_for_update()).one()
+    payment.data = {**payment.data, **trade}
+
+
 def handle_notification(
     session: Session,
     provider: PaymentProvider,
@@ -131,6 +138,9 @@ def handle_notification(
 
 
 def _apply(session: Session, payment: Payment, note: Notification, now: datetime) -> str:
+    expected = payment.data.get("sign_type")
+    if expected and note.sign_type and note.sign_type != expected:
+        return "wrong_sign_type"  # signed, but not the way this payment was opened
     if (note.amount, note.currency) != (payment.amount, payment.currency):
         return "amount_mismatch"
     if payment.status == PaymentStatus.CAPTURED:

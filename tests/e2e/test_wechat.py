@@ -1,0 +1,363 @@
+"""The shop in a WeChat Official Account, end to end: the fake WeChat platform pushes signed
+(and, in safe mode, encrypted) XML to our webhook with its 5 s timeout and retries, the real
+wechatpy client calls the fake's API, and the fake WeChat Pay notifies our endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.bootstrap import App, bootstrap
+from bot.channels.wechat import push_menu
+from bot.server import create_app
+from dialogs.i18n import t
+from store import orders, outbox
+from store.models import (
+    ChannelIdentity,
+    Message,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OutboxMessage,
+    Payment,
+    utcnow,
+)
+from store.uow import UnitOfWork
+from tests.conftest import free_port, serve_in_thread
+from tests.e2e.conftest import sample_shop_settings
+from tests.fakes.wechat import FakeWeChat, FakeWeChatUser, InboxItem, running_fake_wechat
+from tests.fakes.wechat_pay import FakeWeChatPay, running_fake_wechat_pay
+
+AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")
+PAID_TEMPLATE = "TPL_ORDER_PAID"
+TEMPLATES = {
+    "order_paid": {
+        "id": PAID_TEMPLATE,
+        "fields": {"thing1": "title", "character_string2": "number", "amount3": "total"},
+    }
+}
+
+
+@dataclass
+class WeChatShop:
+    fake: FakeWeChat
+    pay: FakeWeChatPay
+    app: App
+    url: str
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.url}/webhooks/wechat"
+
+    def count(self, model, **where) -> int:
+        with UnitOfWork(self.app.sessions) as uow:
+            return uow.session.scalar(select(func.count()).select_from(model).filter_by(**where))
+
+    def orders_of(self, openid: str) -> list[Order]:
+        with UnitOfWork(self.app.sessions) as uow:
+            identity = uow.session.scalars(
+                select(ChannelIdentity).filter_by(channel="wechat", external_id=openid)
+            ).one()
+            return orders.list_orders(uow.session, identity.customer_id)
+
+
+@contextmanager
+def wechat_shop(
+    sample_db: Path, data_dir: Path, interpreter, *, aes: bool = True, fake_kw=None, **more
+) -> Iterator[WeChatShop]:
+    fake_args = {"aes_key": AES_KEY if aes else None, **(fake_kw or {})}
+    with running_fake_wechat(**fake_args) as fake, running_fake_wechat_pay() as pay:
+        fake.add_template(PAID_TEMPLATE, ["thing1", "character_string2", "amount3"])
+        port = free_port()
+        settings = sample_shop_settings(
+            sample_db,
+            data_dir,
+            port,
+            wechat_app_id=fake.app_id,
+            wechat_app_secret=fake.app_secret,
+            wechat_token=fake.token,
+            wechat_aes_key=AES_KEY if aes else "",
+            wechat_api_base_url=fake.url,
+            wechat_templates=TEMPLATES,
+            wechat_pay_mch_id=pay.mch_id,
+            wechat_pay_api_key=pay.api_key,
+            wechat_pay_api_base_url=pay.url,
+            **more,
+        )
+        app = bootstrap(settings, interpreter)
+        app.refresh_catalog()
+        push_menu(settings, app.sessions)  # what `chatshop wechat menu` does
+        with serve_in_thread(create_app(app), port) as url:
+            fake.set_webhook(f"{url}/webhooks/wechat")
+            yield WeChatShop(fake, pay, app, url)
+        app.engine.dispose()
+
+
+@pytest.fixture
+def shop(sample_db, tmp_path, interpreter) -> Iterator[WeChatShop]:
+    with wechat_shop(sample_db, tmp_path, interpreter) as live:
+        yield live
+
+
+def option(item: InboxItem, label: str) -> str:
+    """The number shown in front of an option whose label contains `label`."""
+    for line in item.text.splitlines():
+        found = re.match(r"\s*(\d+)\.\s*(.*)", line)
+        if found and label in found.group(2):
+            return found.group(1)
+    raise AssertionError(f"no option {label!r} in {item.text!r}")
+
+
+def has(text: str) -> Callable[[InboxItem], bool]:
+    return lambda item: text in item.text
+
+
+def buy(shop: WeChatShop, user: FakeWeChatUser) -> tuple[Order, Payment]:
+    """Menu → category → details → variant → quantity → checkout → confirm, all by replying
+    with the numbers shown; ends when the WeChat Pay QR code arrives."""
+    welcome = user.subscribe()
+    assert welcome.ok and welcome.reply is not None  # the welcome is the passive reply
+    user.click("browse_categories")
+    user.wait_for(has(t("zh", "search.categories")), fresh=True)
+    user.send_text("1")  # the first category
+    listing = user.wait_for(has(t("zh", "buttons.more")), fresh=True)
+    assert listing.kind == "passive"
+    user.send_text("1")  # the first product's details
+    user.wait_for(lambda item: item.msgtype == "image", fresh=True)  # its picture
+    user.wait_for(has(t("zh", "product.choose")), fresh=True)
+    user.send_text("1")  # the first variant
+    how_many = user.wait_for(
+        lambda item: "1." in item.text or item.msgtype == "msgmenu", fresh=True
+    )
+    user.send_text(option(how_many, "1"))
+    added = user.wait_for(has(t("zh", "buttons.checkout")), fresh=True)
+    user.send_text(option(added, t("zh", "buttons.checkout")))
+    user.wait_for(has(t("zh", "checkout.ask_name")), fresh=True)
+    user.send_text("张伟")
+    user.wait_for(has(t("zh", "checkout.ask_phone")[:6]), fresh=True)
+    user.send_text("13812345678")
+    user.wait_for(has(t("zh", "checkout.ask_address")[:6]), fresh=True)
+    user.send_text("上海市浦东新区世纪大道100号")
+    summary = user.wait_for(has(t("zh", "buttons.confirm")), fresh=True)
+    user.send_text(option(summary, t("zh", "buttons.confirm")))
+    qr = user.wait_for(lambda item: item.msgtype == "image", fresh=True, timeout=15)
+    assert qr.kind == "custom"
+    [order] = shop.orders_of(user.openid)
+    with UnitOfWork(shop.app.sessions) as uow:
+        payment = uow.session.scalars(select(Payment).filter_by(order_id=order.id)).one()
+    return order, payment
+
+
+def test_a_customer_buys_in_chinese_and_pays_by_native_qr(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_buyer")
+    order, payment = buy(shop, user)
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    trade = shop.pay.order(payment.token)
+    assert int(trade.total_fee) == order.total and trade.trade_type == "NATIVE"
+
+    paid = shop.pay.pay(payment.token)
+    assert paid.attempts[-1].acknowledged
+    user.wait_for(has(order.number), fresh=True, timeout=15)
+    [order] = shop.orders_of("o_buyer")
+    assert order.status == OrderStatus.PAID
+    assert shop.count(OrderEvent, order_id=order.id, type="paid") == 1
+    errors = [c for c in shop.fake.calls if c.errcode not in (0, None)]
+    assert errors == []  # never over quota, never outside the window
+
+
+def test_a_slow_answer_reaches_the_customer_once(sample_db, tmp_path, interpreter) -> None:
+    # given an NLU backend that takes 6 s, and WeChat retrying after 2 s
+    with (
+        slow_rasa(seconds=6) as rasa_url,
+        wechat_shop(
+            sample_db,
+            tmp_path,
+            interpreter,
+            fake_kw={"reply_timeout_s": 2.0},
+            nlu="rasa",
+            rasa_url=rasa_url,
+            rasa_timeout_s=10,
+        ) as live,
+    ):
+        user = live.fake.user("o_patient")
+        delivery = user.send_text("你好")
+        assert delivery.ok  # answered "success" in time (retried once while still working)
+        assert [a.body for a in delivery.attempts][-1] == b"success"
+        user.wait_for(lambda item: item.kind == "custom", timeout=15)
+        time.sleep(1.0)
+        answers = [m for m in user.messages() if m.kind != "system"]
+        assert len(answers) == 1
+        assert live.count(Message, direction="in") == 1
+
+
+def test_a_duplicate_msgid_acts_once(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_twice")
+    push = user.send_text("看看购物车", deliver=False)
+    first = shop.fake.post_webhook(push)
+    xml = shop.fake.crypto.decrypt(
+        re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]>", push.body.decode())[1]
+    )
+    again = shop.fake.post_webhook(shop.fake.envelope(xml, openid="o_twice"))
+    assert first.status_code == again.status_code == 200
+    assert shop.count(Message, direction="in") == 1
+    assert shop.count(OutboxMessage) == 1
+
+
+def test_a_push_outside_the_window_or_quota_becomes_a_template(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_quiet")
+    user.send_text("你好")
+    with UnitOfWork(shop.app.sessions) as uow:
+        identity = uow.session.scalars(
+            select(ChannelIdentity).filter_by(external_id="o_quiet")
+        ).one()
+        # five pushes use the quota up, the sixth must not be a service message
+        for n in range(6):
+            outbox.enqueue(
+                uow.session,
+                identity.id,
+                "order_paid",
+                {"number": f"CS90000{n}", "total": 9900, "currency": "CNY"},
+                "zh",
+                f"test-paid:{n}",
+                utcnow(),
+            )
+        uow.commit()
+    deadline = time.monotonic() + 15
+    while len(shop.fake.template_messages.get("o_quiet", [])) < 1:
+        assert time.monotonic() < deadline, user.texts()
+        time.sleep(0.1)
+    assert len(shop.fake.custom_messages.get("o_quiet", [])) == 5
+    [template] = shop.fake.template_messages["o_quiet"]
+    assert template["template_id"] == PAID_TEMPLATE
+    assert template["data"]["character_string2"]["value"] == "CS900005"
+
+    # a customer silent for 49 hours gets templates only
+    shop.fake.advance(hours=49)
+    with UnitOfWork(shop.app.sessions) as uow:
+        identity = uow.session.scalars(
+            select(ChannelIdentity).filter_by(external_id="o_quiet")
+        ).one()
+        identity.window_until = utcnow()
+        outbox.enqueue(
+            uow.session, identity.id, "order_paid",
+            {"number": "CS800001", "total": 100, "currency": "CNY"}, "zh", "test-late", utcnow(),
+        )  # fmt: skip
+        uow.commit()
+    user.wait_for(lambda item: item.kind == "template" and "CS800001" in item.text, timeout=15)
+    assert len(shop.fake.custom_messages["o_quiet"]) == 5
+    assert [c for c in shop.fake.calls if c.errcode in (45015, 45047)] == []
+    with UnitOfWork(shop.app.sessions) as uow:
+        kinds = uow.session.scalars(
+            select(OutboxMessage.sent_as).where(OutboxMessage.template == "order_paid")
+        )
+        assert sorted(kinds) == ["custom"] * 5 + ["template"] * 2
+
+
+@pytest.mark.parametrize(
+    "attack", ["bad_signature", "bad_aes", "replay", "malformed", "bomb", "oversized", "stale"]
+)
+def test_forged_or_broken_pushes_are_refused_and_leave_no_trace(shop: WeChatShop, attack) -> None:
+    fake = shop.fake
+    user = fake.user("o_target")
+    push = user.send_text("你好", deliver=False)
+    if attack == "bad_signature":
+        push = (fake.bad_signature(push.params), push.body)
+    elif attack == "bad_aes":
+        garbage = base64.b64encode(b"\x00" * 64).decode()
+        push = fake.envelope("<xml/>")
+        params = fake.signed_params(encrypt=garbage)
+        push = (
+            params,
+            f"<xml><ToUserName>x</ToUserName><Encrypt>{garbage}</Encrypt></xml>".encode(),
+        )
+    elif attack == "replay":
+        assert fake.post_webhook(push).status_code == 200
+        before = shop.count(Message)
+        assert fake.post_webhook(push).status_code == 403
+        assert shop.count(Message) == before
+        return
+    elif attack == "malformed":
+        encrypted = fake.envelope("<xml><MsgType>text</MsgType><Content>oops")
+        push = encrypted
+    elif attack == "bomb":
+        push = fake.xml_bomb()
+    elif attack == "oversized":
+        push = fake.oversized_body(100_000)
+    elif attack == "stale":
+        push = fake.envelope(
+            {"ToUserName": fake.original_id, "FromUserName": "o_target", "CreateTime": 1,
+             "MsgType": "text", "Content": "hi", "MsgId": 1},
+            timestamp=int(time.time()) - 3600,
+        )  # fmt: skip
+    answer = fake.post_webhook(push)
+    assert answer.status_code in (403, 413)
+    assert shop.count(Message) == 0 and shop.count(ChannelIdentity) == 0
+
+
+def test_the_url_check_answers_echostr_only_when_signed(shop: WeChatShop) -> None:
+    assert shop.fake.verify_url().ok
+    assert shop.fake.verify_url(signature="0" * 40).status == 403
+
+
+def test_plain_mode_voice_image_and_a_product_qr(sample_db, tmp_path, interpreter) -> None:
+    with wechat_shop(sample_db, tmp_path, interpreter, aes=False) as live:
+        user = live.fake.user("o_plain")
+        spoken = user.send_voice(recognition="有什么T恤")
+        assert spoken.ok and spoken.reply and spoken.reply["MsgType"] in ("text", "image")
+        photo = user.send_image()
+        assert photo.ok and t("zh", "media.received")[:6] in user.texts()[-1]
+        scanned = user.scan(1)
+        assert scanned.ok
+        user.wait_for(lambda item: item.msgtype == "image", fresh=True)
+
+
+def test_pay_notifications_capture_once_and_refuse_forgeries(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_payer")
+    order, payment = buy(shop, user)
+    pay, token = shop.pay, payment.token
+    notify_url = f"{shop.url}/pay/notify/wechatpay"
+    forged = pay.notification(token, bad_signature=True)
+    refused = pay.send_notification(token, forged, retry=False, url=notify_url)
+    assert not refused.attempts[-1].acknowledged
+    wrong = pay.notification(token, total_fee=1)
+    refused = pay.send_notification(token, wrong, retry=False, url=notify_url)
+    assert not refused.attempts[-1].acknowledged
+    assert shop.orders_of("o_payer")[0].status == OrderStatus.PENDING_PAYMENT
+
+    pay.pay(token)
+    answers = pay.resend(token, times=5)
+    assert all(a.acknowledged for a in answers)
+    [order] = shop.orders_of("o_payer")
+    assert order.status == OrderStatus.PAID
+    assert shop.count(OrderEvent, order_id=order.id, type="paid") == 1
+    user.wait_for(has(order.number), fresh=True, timeout=15)
+
+
+@contextmanager
+def slow_rasa(seconds: float) -> Iterator[str]:
+    """A Rasa server whose /model/parse answers after `seconds`."""
+
+    async def parse(request: Request) -> JSONResponse:
+        body = await request.json()
+        await asyncio.sleep(seconds)
+        text = body.get("text", "")
+        return JSONResponse({"text": text, "intent": {"name": "greet", "confidence": 0.99},
+                             "entities": [], "intent_ranking": []})  # fmt: skip
+
+    api = Starlette(routes=[Route("/model/parse", parse, methods=["POST"])])
+    port = free_port()
+    with serve_in_thread(api, port) as url:
+        yield url
