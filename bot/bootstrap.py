@@ -39,7 +39,8 @@ class App:
     sandbox: SandboxProvider
     gateway: Gateway
     channels: dict[str, Channel]
-    wechat_pay: WeChatPayProvider | None = None
+    wechat_pay: WeChatPayProvider | None = None  # Native: the QR code sent in the chat
+    wechat_jsapi: WeChatPayProvider | None = None  # JSAPI: the pay link's page inside WeChat
 
     def refresh_catalog(self) -> None:
         """Rebuild the search index and NLU vocabulary if the catalog changed (any process)."""
@@ -80,13 +81,14 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
         on_rebuild=lambda session: interpreter.entities.set_catalog(*catalog_vocabulary(session))
     )
     sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
-    wechat_pay = make_wechat_pay(settings)
+    wechat_pay = make_wechat_pay(settings, "wechatpay")
+    wechat_jsapi = make_wechat_pay(settings, "wechatpay_jsapi")
     timeout = timedelta(minutes=settings.payment_timeout_minutes)
 
     def shop_for(session: Session, identity: ChannelIdentity, now):
         provider: PaymentProvider = sandbox
-        if identity.channel == "wechat" and wechat_pay is not None:
-            provider = wechat_pay
+        if identity.channel == "wechat" and wechat_jsapi is not None:
+            provider = wechat_jsapi  # the link opens a checkout inside WeChat
         return Shop(session, identity.customer_id, identity.id, now, index, provider, timeout)
 
     dialog = DialogEngine(parser, settings.default_language, settings.support_contact)
@@ -101,11 +103,20 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
     gateway = Gateway(sessions, dialog, shop_for, queued_channels=queued)
     channels: dict[str, Channel] = {"web": WebChannel()}
     return App(
-        settings, engine, sessions, interpreter, index, sandbox, gateway, channels, wechat_pay
+        settings,
+        engine,
+        sessions,
+        interpreter,
+        index,
+        sandbox,
+        gateway,
+        channels,
+        wechat_pay,
+        wechat_jsapi,
     )
 
 
-def make_wechat_pay(settings: Settings) -> WeChatPayProvider | None:
+def make_wechat_pay(settings: Settings, name: str) -> WeChatPayProvider | None:
     if not settings.wechat_pay_mch_id:
         return None
     return WeChatPayProvider(
@@ -113,7 +124,8 @@ def make_wechat_pay(settings: Settings) -> WeChatPayProvider | None:
         settings.wechat_pay_mch_id,
         settings.wechat_pay_api_key,
         settings.wechat_pay_api_base_url,
-        notify_url=f"{settings.base_url}/pay/notify/wechatpay",
+        notify_url=f"{settings.base_url}/pay/notify/{name}",
         pay_page_base=settings.base_url,
         sign_type=settings.wechat_pay_sign_type,
+        name=name,
     )

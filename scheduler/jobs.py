@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from scheduler.dispatcher import dispatch_due
-from store import orders
+from store import orders, payments
 from store.models import utcnow
 from store.uow import UnitOfWork
+from store.wechat_pay import WeChatPayError
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
@@ -30,6 +31,30 @@ def cancel_unpaid_orders(app: App) -> None:
         log.info("cancelled %d unpaid orders after the payment timeout", len(cancelled))
 
 
+def close_abandoned_trades(app: App) -> None:
+    """Close WeChat Pay trades of orders that were cancelled or paid another way."""
+    providers = {p.name: p for p in (app.wechat_pay, app.wechat_jsapi) if p is not None}
+    if not providers:
+        return
+    with UnitOfWork(app.sessions) as uow:
+        open_ = [
+            (p.token, p.provider, "trade_type" in p.data)
+            for p in payments.abandoned(uow.session, list(providers))
+        ]
+    for token, name, has_trade in open_:
+        try:
+            outcome = providers[name].close(token) if has_trade else "closed"
+        except WeChatPayError as error:
+            if error.err_code != "ORDERNOTEXIST":
+                log.warning("could not close a wechat pay trade: %s", error)
+                continue
+            outcome = "closed"
+        if outcome == "closed":  # "paid": its notification says what happens to the money
+            with UnitOfWork(app.sessions) as uow:
+                payments.mark_closed(uow.session, token)
+                uow.commit()
+
+
 def refresh_catalog(app: App) -> None:
     """Pick up catalog imports done by other processes (search index, NLU vocabulary)."""
     app.refresh_catalog()
@@ -40,6 +65,7 @@ def start_scheduler(app: App) -> BackgroundScheduler:
     every = [
         (dispatch_outbox, app.settings.dispatch_interval_s),
         (cancel_unpaid_orders, 30),
+        (close_abandoned_trades, 30),
         (refresh_catalog, 10),
     ]
     for job, seconds in every:

@@ -102,6 +102,30 @@ def payment_by_token(session: Session, token: str) -> Payment | None:
     return session.scalars(select(Payment).filter_by(token=token)).first()
 
 
+def abandoned(session: Session, providers: list[str], limit: int = 20) -> list[Payment]:
+    """Open payments of orders that no longer wait for money (paid another way, cancelled or
+    expired): their provider-side trade must be closed so the customer cannot pay it."""
+    query = (
+        select(Payment)
+        .join(Order, Order.id == Payment.order_id)
+        .where(
+            Payment.provider.in_(providers),
+            Payment.status == PaymentStatus.PENDING,
+            Order.status != OrderStatus.PENDING_PAYMENT,
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def mark_closed(session: Session, token: str) -> None:
+    """The provider closed the trade (or never had one): this payment can no longer happen."""
+    payment = session.scalars(select(Payment).filter_by(token=token).with_for_update()).one()
+    if payment.status == PaymentStatus.PENDING:
+        payment.status = PaymentStatus.VOIDED
+
+
 def remember_trade(session: Session, token: str, trade: Mapping[str, object]) -> None:
     """What the provider said when the payment was opened there (WeChat Pay's code_url)."""
     payment = session.scalars(select(Payment).filter_by(token=token).with_for_update()).one()

@@ -85,8 +85,6 @@ def _parse(body: bytes) -> dict[str, str]:
 class WeChatPayProvider:
     """WeChat Pay v2: NATIVE (QR code) and JSAPI (inside WeChat) orders, notifications, refunds."""
 
-    name = "wechatpay"
-
     def __init__(
         self,
         app_id: str,
@@ -100,8 +98,12 @@ class WeChatPayProvider:
         timeout_s: float = 10.0,
         mch_cert: str | None = None,
         mch_key: str | None = None,
+        name: str = "wechatpay",
     ) -> None:
-        """`mch_cert`/`mch_key`: the merchant's client certificate files, which real refunds need."""
+        """`mch_cert`/`mch_key`: the merchant's client certificate files, which real refunds need.
+        `name`: one instance per way of paying (QR code in the chat, checkout page inside
+        WeChat), since WeChat Pay ties an out_trade_no to one trade type."""
+        self.name = name
         if sign_type not in SIGNERS:
             raise ValueError(f"sign_type must be one of {sorted(SIGNERS)}")
         self._app_id, self._mch_id, self._key = app_id, mch_id, api_key

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.messages import Button, Link, Outbound
+from bot.messages import Action, Button, Link, Outbound
 from dialogs.i18n import t
 
 TEXT_LIMIT = 2048  # bytes of UTF-8 per text message
@@ -38,8 +38,8 @@ class _Layout:
 
 def _layout(messages: list[Outbound]) -> _Layout:
     """The one place numbering is decided, so plan() and options() always agree: cards'
-    options first (a list offers each card's first button, a lone card all of them), then
-    each message's own buttons."""
+    options first (a product list offers each card's "details", other lists every button
+    named after its card, a lone card all of them), then each message's own buttons."""
     single = sum(len(m.cards) for m in messages) == 1
     body: list[str] = []
     numbered: list[tuple[Button, bool, bool]] = []
@@ -54,9 +54,13 @@ def _layout(messages: list[Outbound]) -> _Layout:
                 numbered += [(b, m.question, False) for b in card.buttons]
                 continue
             entry = " · ".join(x for x in (card.title, card.price, card.stock) if x)
-            if card.buttons:  # one line per card, numbered by its first button
-                numbered.append((card.buttons[0], m.question, True))
+            opens = [b for b in card.buttons if Action.decode(b.payload).name == "detail"]
+            if opens:  # a product list: one line per card, its number opens it
+                numbered.append((opens[0], m.question, True))
                 entry = f"{len(numbered)}. {entry}"
+            else:  # a cart: each line's actions (−, +, remove) as options naming the line
+                named = [Button(f"{b.label} · {card.title}", b.payload) for b in card.buttons]
+                numbered += [(b, m.question, False) for b in named]
             entries.append(entry)
         if entries:
             body.append("\n".join(entries))

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from bot.bootstrap import App, bootstrap
 from bot.channels.wechat import push_menu
 from bot.server import create_app
 from dialogs.i18n import t
+from scheduler.jobs import close_abandoned_trades
 from store import orders, outbox
 from store.models import (
     ChannelIdentity,
@@ -33,6 +35,7 @@ from store.models import (
     OrderStatus,
     OutboxMessage,
     Payment,
+    PaymentStatus,
     utcnow,
 )
 from store.uow import UnitOfWork
@@ -157,7 +160,9 @@ def buy(shop: WeChatShop, user: FakeWeChatUser) -> tuple[Order, Payment]:
     assert qr.kind == "custom"
     [order] = shop.orders_of(user.openid)
     with UnitOfWork(shop.app.sessions) as uow:
-        payment = uow.session.scalars(select(Payment).filter_by(order_id=order.id)).one()
+        payment = uow.session.scalars(
+            select(Payment).filter_by(order_id=order.id, provider="wechatpay")
+        ).one()
     return order, payment
 
 
@@ -176,6 +181,38 @@ def test_a_customer_buys_in_chinese_and_pays_by_native_qr(shop: WeChatShop) -> N
     assert shop.count(OrderEvent, order_id=order.id, type="paid") == 1
     errors = [c for c in shop.fake.calls if c.errcode not in (0, None)]
     assert errors == []  # never over quota, never outside the window
+
+
+def test_the_pay_link_opens_a_checkout_inside_wechat(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_jsapi")
+    order, _ = buy(shop, user)
+    link = re.search(r'href="([^"]+/pay/wechat/[^"]+)"', "\n".join(user.texts()))
+    assert link, user.texts()
+    page = httpx.get(link[1], timeout=10)
+    assert page.status_code == 200 and "getBrandWCPayRequest" in page.text
+    token = link[1].rsplit("/", 1)[1]
+    trade = shop.pay.order(token)
+    assert trade.trade_type == "JSAPI" and trade.params["openid"] == "o_jsapi"
+
+    shop.pay.pay(token)
+    user.wait_for(has(order.number), fresh=True, timeout=15)
+    [order] = shop.orders_of("o_jsapi")
+    assert order.status == OrderStatus.PAID
+    assert "已付款" in httpx.get(link[1], timeout=10).text
+
+
+def test_an_expired_order_closes_its_wechat_pay_trade(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_late")
+    order, payment = buy(shop, user)
+    with UnitOfWork(shop.app.sessions) as uow:
+        assert orders.cancel_expired(uow.session, order.pay_by) == [order.number]
+        uow.commit()
+    close_abandoned_trades(shop.app)
+    assert shop.pay.order(payment.token).trade_state == "CLOSED"
+    with UnitOfWork(shop.app.sessions) as uow:
+        statuses = uow.session.scalars(select(Payment.status).filter_by(order_id=order.id))
+        assert set(statuses) == {PaymentStatus.VOIDED}  # the QR trade and the unused link
+    user.wait_for(has(t("zh", "notifications.order_expired", number=order.number)[:8]), timeout=15)
 
 
 def test_a_slow_answer_reaches_the_customer_once(sample_db, tmp_path, interpreter) -> None:

@@ -219,3 +219,24 @@ def test_every_response_key_exists_in_every_language() -> None:
     }
     assert {"wechat.reply_number", "wechat.menu_tail"} <= each["en"]
     assert all(found == each["en"] for found in each.values())
+
+
+def test_a_cart_of_several_lines_names_each_action_after_its_line() -> None:
+    # "1" must never silently lower a quantity: each −/+/remove says which line it is for
+    lines = tuple(
+        Card(
+            title=name,
+            price="¥99.00",
+            buttons=(
+                Button("−", payload("qty", sku=sku, q=1)),
+                Button("+", payload("qty", sku=sku, q=3)),
+                Button("Remove", payload("rm", sku=sku)),
+            ),
+        )
+        for name, sku in (("Tee", "TS-1"), ("Cap", "CP-1"))
+    )
+    messages = [Outbound(text="Your cart:", cards=lines, buttons=(Button("Checkout", "checkout"),))]
+    [message] = plan(messages, "en")
+    assert "1. − · Tee" in message.text and "6. Remove · Cap" in message.text
+    assert "7. Checkout" in message.text
+    assert options(messages)[6] == "checkout"
