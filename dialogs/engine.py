@@ -120,7 +120,10 @@ class DialogEngine:
         elif inbound.contact_phone:
             action = Action("form" if before.expecting in checkout.SLOTS else "checkout")
         elif inbound.attachments and not text:
-            return Turn([Outbound(text=t(lang, "media.received"))], before)
+            voice = all(a.partition(":")[0].endswith("voice") for a in inbound.attachments)
+            return Turn(
+                [Outbound(text=t(lang, "media.voice" if voice else "media.received"))], before
+            )
         elif problem := _unusable(text):
             return Turn([Outbound(text=t(lang, problem))], before)
         else:

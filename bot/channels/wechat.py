@@ -13,6 +13,7 @@ only retries when it did not get ours) or answers "success" — never a second a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -66,12 +67,12 @@ class Rejected(Exception):
 @dataclass
 class Attempt:
     """The answer to one customer message, decided once: "passive" (the reply XML) or
-    "success" (the outbox sends it)."""
+    "success" (the outbox sends it). Awaited by the webhook request and WeChat's retries."""
 
+    finished: asyncio.Future[None]
     lock: threading.Lock = field(default_factory=threading.Lock)
     decision: str = ""
     answer: bytes = SUCCESS
-    done: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
     leased: Claimed | None = None  # the reply's rest, for the sender after we answered
 
@@ -81,6 +82,23 @@ class Attempt:
                 return False
             self.decision = decision
             return True
+
+    def finish(self) -> None:
+        """From the worker thread: wake whoever waits on the event loop."""
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
+            self.finished.get_loop().call_soon_threadsafe(_resolve, self.finished)
+
+    async def wait(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.shield(self.finished), max(seconds, 0))
+        except TimeoutError:
+            return False
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class WeChatChannel:
@@ -175,17 +193,16 @@ class WeChatChannel:
             attempt = self._attempts.get(key)
             first = attempt is None
             if first:
-                attempt = self._attempts[key] = Attempt()
+                finished = asyncio.get_running_loop().create_future()
+                attempt = self._attempts[key] = Attempt(finished)
                 self._forget_old()
         assert attempt is not None
         if first:
             self._pool.submit(self._work, inbound, message, attempt)
-        loop = asyncio.get_running_loop()
-        left = self.budget_s - (time.monotonic() - attempt.started)
-        if not await loop.run_in_executor(None, attempt.done.wait, max(left, 0)):
+        if not await attempt.wait(self.budget_s - (time.monotonic() - attempt.started)):
             if attempt.decide("success"):
                 return Response(SUCCESS)  # the work goes on; the sender delivers its reply
-            await loop.run_in_executor(None, attempt.done.wait, GRACE_S)
+            await attempt.wait(GRACE_S)
         with attempt.lock:  # the rest of the reply goes out once, after the first answer
             rest, attempt.leased = attempt.leased, None
         task = BackgroundTask(self.sender.deliver_now, rest) if rest else None
@@ -214,7 +231,7 @@ class WeChatChannel:
             log.exception("wechat message not handled")
         finally:
             attempt.decide("success")
-            attempt.done.set()
+            attempt.finish()
 
     def _reply(self, claimed: Claimed, message: dict[str, Any], attempt: Attempt) -> None:
         parts = wechat_render.plan(claimed.messages, claimed.language, pay_qr=self.sender.pays)

@@ -5,6 +5,7 @@ from pathlib import Path
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import run_chatshop
 from tests.fakes.telegram import running_fake_telegram
+from tests.fakes.wechat import running_fake_wechat
 
 
 def chatshop(tmp_path: Path, *args: str):
@@ -57,3 +58,26 @@ def test_telegram_set_webhook_points_telegram_at_the_shop(tmp_path) -> None:
             "zh",
             "en",
         }
+
+
+def test_wechat_menu_pushes_the_shop_menu_in_chinese(tmp_path) -> None:
+    with running_fake_wechat() as fake:
+        settings = {"WECHAT_APP_ID": fake.app_id, "WECHAT_API_BASE_URL": fake.url}
+        refused = run_chatshop(tmp_path, "wechat", "menu", env=settings)
+        assert refused.returncode == 2 and "WECHAT_APP_SECRET" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+        settings |= {"WECHAT_APP_SECRET": fake.app_secret, "WECHAT_TOKEN": fake.token}
+        result = run_chatshop(tmp_path, "wechat", "menu", env=settings)
+        assert result.returncode == 0, result.stderr
+        top = [button["name"] for button in fake.menu["button"]]
+        assert top == ["逛商城", "购物车", "我的"]
+        mine = [b["name"] for b in fake.menu["button"][2]["sub_button"]]
+        assert mine == ["我的订单", "联系客服"]
+        assert fake.menu_keys() == {"browse_categories", "view_cart", "orders", "human_agent"}
+
+        wrong = {**settings, "WECHAT_APP_SECRET": "not-the-secret"}
+        (tmp_path / "other").mkdir()  # another shop: no access token stored yet
+        failed = run_chatshop(tmp_path / "other", "wechat", "menu", env=wrong)
+        assert failed.returncode == 1 and "WeChat refused" in failed.stderr
+        assert "not-the-secret" not in failed.stderr and "Traceback" not in failed.stderr

@@ -231,12 +231,13 @@ def test_a_slow_answer_reaches_the_customer_once(sample_db, tmp_path, interprete
     ):
         user = live.fake.user("o_patient")
         delivery = user.send_text("你好")
-        assert delivery.ok  # answered "success" in time (retried once while still working)
-        assert [a.body for a in delivery.attempts][-1] == b"success"
+        # WeChat gave up on the first attempt after 2 s and retried while we were still
+        # working; the retry got "success" within our budget, and the answer came later
+        assert [a.outcome for a in delivery.attempts] == ["timeout", "ok"]
+        assert delivery.attempts[-1].body == b"success"
         user.wait_for(lambda item: item.kind == "custom", timeout=15)
         time.sleep(1.0)
-        answers = [m for m in user.messages() if m.kind != "system"]
-        assert len(answers) == 1
+        assert [m.kind for m in user.messages()] == ["custom"]
         assert live.count(Message, direction="in") == 1
 
 
@@ -349,16 +350,30 @@ def test_the_url_check_answers_echostr_only_when_signed(shop: WeChatShop) -> Non
     assert shop.fake.verify_url(signature="0" * 40).status == 403
 
 
-def test_plain_mode_voice_image_and_a_product_qr(sample_db, tmp_path, interpreter) -> None:
+def test_plain_mode_voice_image_a_product_qr_and_unsubscribing(
+    sample_db, tmp_path, interpreter
+) -> None:
     with wechat_shop(sample_db, tmp_path, interpreter, aes=False) as live:
         user = live.fake.user("o_plain")
-        spoken = user.send_voice(recognition="有什么T恤")
-        assert spoken.ok and spoken.reply and spoken.reply["MsgType"] in ("text", "image")
+        spoken = user.send_voice(recognition="你好")
+        assert spoken.ok and spoken.reply and spoken.reply["MsgType"] == "text"
+        mumbled = user.send_voice()
+        assert mumbled.reply["Content"] == t("zh", "media.voice")
         photo = user.send_image()
-        assert photo.ok and t("zh", "media.received")[:6] in user.texts()[-1]
-        scanned = user.scan(1)
-        assert scanned.ok
-        user.wait_for(lambda item: item.msgtype == "image", fresh=True)
+        assert photo.reply["Content"] == t("zh", "media.received")
+        with UnitOfWork(live.app.sessions) as uow:
+            evidence = uow.session.scalars(select(Message.body).where(Message.direction == "in"))
+            assert any(b.get("attachments", [""])[0].startswith("wechat:") for b in evidence)
+        scanned = user.scan(1)  # a product's QR code: its picture and details
+        assert scanned.ok and scanned.reply["MsgType"] == "image"
+        user.wait_for(has(t("zh", "product.choose")), fresh=True)
+
+        user.unsubscribe()
+        with UnitOfWork(live.app.sessions) as uow:
+            identity = uow.session.scalars(
+                select(ChannelIdentity).filter_by(external_id="o_plain")
+            ).one()
+            assert identity.reachable is False
 
 
 def test_pay_notifications_capture_once_and_refuse_forgeries(shop: WeChatShop) -> None:

@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from store import carts, orders, payments
+from store import carts, customers, orders, payments
 from store.errors import DomainError, ErrorCode
 from store.models import (
+    ChannelIdentity,
     Order,
     OrderEvent,
     OrderLine,
@@ -274,3 +275,39 @@ def test_paid_or_cancelled_orders_get_no_new_payment_link(sessions) -> None:
     with pytest.raises(DomainError) as error:
         pay_link(sessions, order)
     assert error.value.code == ErrorCode.ORDER_NOT_PAYABLE
+
+
+def wechat_identity(sessions) -> int:
+    with UnitOfWork(sessions) as uow:
+        identity = customers.identify(uow.session, "wechat", "o_window")
+        uow.commit()
+        return identity.id
+
+
+def interact(sessions, identity_id: int, now, window) -> None:
+    with UnitOfWork(sessions) as uow:
+        customers.note_inbound(uow.session.get(ChannelIdentity, identity_id), now, window)
+        uow.commit()
+
+
+def spend(sessions, identity_id: int, count: int, now) -> bool:
+    with UnitOfWork(sessions) as uow:
+        allowed = customers.take_from_window(uow.session, identity_id, count, now)
+        uow.commit()
+        return allowed
+
+
+def test_a_reply_window_allows_its_quota_once_and_closes_on_time(sessions) -> None:
+    identity = wechat_identity(sessions)
+    now = utcnow()
+    assert not spend(sessions, identity, 1, now)  # never wrote: nothing may be pushed
+    interact(sessions, identity, now, (5, 48 * 3600))
+    assert spend(sessions, identity, 3, now)
+    assert not spend(sessions, identity, 3, now)  # only 2 left: nothing is spent
+    assert spend(sessions, identity, 2, now)
+    assert not spend(sessions, identity, 1, now)
+    # a menu click resets to the larger of what is left and what it grants, never adds up
+    interact(sessions, identity, now, (3, 60))
+    assert spend(sessions, identity, 3, now) and not spend(sessions, identity, 1, now)
+    interact(sessions, identity, now, (5, 48 * 3600))
+    assert not spend(sessions, identity, 1, now + timedelta(hours=48, minutes=1))
