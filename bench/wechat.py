@@ -11,7 +11,7 @@ the reply is ready within WECHAT_REPLY_BUDGET_S (3 s), else "success" and sends 
 customer-service messages. passive_pct is the share of passive answers; over_5s counts the
 answers WeChat would have given up on (this client waits 30 s to measure them).
 
-    python bench/wechat.py [--duration 20] [--customers 40 150] [--db-url postgresql+psycopg://...]
+    python bench/wechat.py [--duration 15] [--customers 40 150] [--db-url postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -200,6 +200,8 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
         wait_until(handshake, "the shop", shop)
         began = time.monotonic()
         sent = asyncio.run(load(webhook, signer, customers, duration))
+        if not sent:
+            raise SystemExit("no message was sent: make --duration longer")
         ended = max(at + seconds for at, seconds, _, _ in sent)
         # replies answered with "success" are still going out as customer-service messages
         previous, settle = None, time.monotonic() + 10
@@ -246,7 +248,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db-url", help="also run on this PostgreSQL database (it is wiped)")
     parser.add_argument("--customers", type=int, nargs="+", default=[40, 150])
-    parser.add_argument("--duration", type=float, default=20, help="seconds of load per run")
+    parser.add_argument("--duration", type=float, default=15, help="seconds of load per run")
     args = parser.parse_args()
     # `kill` (SIGTERM) unwinds like Ctrl-C does, so the finally blocks stop the children
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -17,7 +17,9 @@ class Inbound:
     payload: str | None = None  # a pressed button or a numbered choice
     display_name: str = ""
     contact_phone: str | None = None
-    attachments: tuple[str, ...] = ()  # "telegram:<file_id>" etc., kept as evidence
+    # kept as evidence: "<channel>[-<kind>]:<id>", a photo unless the kind says otherwise
+    # ("telegram:<file_id>", "wechat-voice:<media_id>")
+    attachments: tuple[str, ...] = ()
     pressed: str | None = None  # the channel's handle on the message whose button was pressed
     language: str | None = None  # the customer's app language, until they show their own
     # What this interaction lets the shop send afterwards on platforms that limit it (WeChat:

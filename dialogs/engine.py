@@ -167,6 +167,14 @@ _CONTINUES = {
 }
 
 
+def _media_answer(attachments: tuple[str, ...]) -> str:
+    """Attachments are named "<channel>[-<kind>]:<id>"; a photo unless a kind is given."""
+    kinds = {a.partition(":")[0].partition("-")[2] or "photo" for a in attachments}
+    if kinds == {"voice"}:
+        return "media.voice"
+    return "media.received" if "photo" in kinds else "media.other"
+
+
 def _unusable(text: str) -> str | None:
     if not text:
         return "input.empty"

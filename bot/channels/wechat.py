@@ -28,7 +28,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.background import BackgroundTask
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.replies import ImageReply, TextReply
 from wechatpy.utils import check_signature
 
@@ -270,7 +270,11 @@ class WeChatChannel:
         if part.kind == "text":
             reply: Any = TextReply(content=part.text, target=to, source=me)
         elif part.kind == "image":
-            media_id = self.sender.media_id(part.image)
+            try:
+                media_id = self.sender.media_id(part.image)
+            except (WeChatClientException, OSError):  # the outbox will try again
+                log.warning("picture upload failed; the reply goes as service messages")
+                return None
             if media_id is None:
                 return None
             reply = ImageReply(media_id=media_id, target=to, source=me)
@@ -355,7 +359,8 @@ def to_inbound(message: dict[str, Any]) -> Inbound | None:
     if kind == "voice":
         voice = (f"wechat-voice:{parsed.media_id}",)
         return Inbound(**base, text=(parsed.recognition or "").strip(), attachments=voice)
-    return None
+    # video, location, link, file: kept, and answered with what the shop can read
+    return Inbound(**base, attachments=(f"wechat-{kind}:{message.get('MsgId', '')}",))
 
 
 def _event(event: str, key: str, base: dict[str, Any], message: dict[str, Any]) -> Inbound | None:

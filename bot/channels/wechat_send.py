@@ -30,6 +30,7 @@ from store import customers, orders, payments
 from store.errors import DomainError
 from store.models import OrderStatus, utcnow
 from store.uow import UnitOfWork
+from store.wechat_pay import WeChatPayError
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
@@ -125,7 +126,7 @@ class WeChatSender:
                 return False
             except WeChatClientException as error:
                 return self._refused(row, error, row.progress + i)
-            except OSError as error:  # network: try again later from this part
+            except (OSError, WeChatPayError) as error:  # try again later from this part
                 dispatcher.failed(
                     self.sessions, row, repr(error), utcnow(), progress=row.progress + i
                 )
