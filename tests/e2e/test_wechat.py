@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -60,10 +61,14 @@ class WeChatShop:
     pay: FakeWeChatPay
     app: App
     url: str
+    server: object
 
     @property
     def webhook(self) -> str:
         return f"{self.url}/webhooks/wechat"
+
+    def app_channel(self):
+        return self.server.state.wechat
 
     def count(self, model, **where) -> int:
         with UnitOfWork(self.app.sessions) as uow:
@@ -103,9 +108,10 @@ def wechat_shop(
         app = bootstrap(settings, interpreter)
         app.refresh_catalog()
         push_menu(settings, app.sessions)  # what `chatshop wechat menu` does
-        with serve_in_thread(create_app(app), port) as url:
+        server = create_app(app)
+        with serve_in_thread(server, port) as url:
             fake.set_webhook(f"{url}/webhooks/wechat")
-            yield WeChatShop(fake, pay, app, url)
+            yield WeChatShop(fake, pay, app, url, server)
         app.engine.dispose()
 
 
@@ -242,16 +248,62 @@ def test_a_slow_answer_reaches_the_customer_once(sample_db, tmp_path, interprete
 
 
 def test_a_duplicate_msgid_acts_once(shop: WeChatShop) -> None:
-    user = shop.fake.user("o_twice")
+    fake = shop.fake
+    user = fake.user("o_twice")
     push = user.send_text("看看购物车", deliver=False)
-    first = shop.fake.post_webhook(push)
-    xml = shop.fake.crypto.decrypt(
-        re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]>", push.body.decode())[1]
-    )
-    again = shop.fake.post_webhook(shop.fake.envelope(xml, openid="o_twice"))
-    assert first.status_code == again.status_code == 200
+    xml = fake.crypto.decrypt(re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]>", push.body.decode())[1])
+    answers = [fake.post_webhook(push)]
+    answers.append(fake.post_webhook(fake.envelope(xml, openid="o_twice")))  # same worker
+    shop.app_channel()._attempts.clear()  # as if the retry reached another worker
+    answers.append(fake.post_webhook(fake.envelope(xml, openid="o_twice")))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    # every answer is the same passive reply (WeChat shows only the one it accepts)
+    texts = {
+        fake.crypto.decrypt(re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]>", a.text)[1]).split(
+            "<Content>"
+        )[1]
+        for a in answers
+    }
+    assert len(texts) == 1
     assert shop.count(Message, direction="in") == 1
     assert shop.count(OutboxMessage) == 1
+    assert fake.custom_messages.get("o_twice", []) == []
+
+
+def test_an_expired_token_or_a_frequency_limit_loses_nothing(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_tokens")
+    user.send_text("你好")
+    issued = len(shop.fake.tokens_issued)
+    shop.fake.expire_tokens()  # WeChat answers 42001 until the shop fetches a new token
+    detail = user.scan(1)  # its picture must be uploaded: a call that needs the token
+    assert detail.ok and detail.reply["MsgType"] == "image"
+    user.wait_for(has(t("zh", "product.choose")), fresh=True)
+    assert len(shop.fake.tokens_issued) == issued + 1
+
+    shop.fake.fail_next("message/custom/send", errcode=45009)
+    with UnitOfWork(shop.app.sessions) as uow:
+        identity = uow.session.scalars(
+            select(ChannelIdentity).filter_by(external_id="o_tokens")
+        ).one()
+        outbox.enqueue(
+            uow.session, identity.id, "order_paid",
+            {"number": "CS700001", "total": 100, "currency": "CNY"}, "zh", "test-45009", utcnow(),
+        )  # fmt: skip
+        uow.commit()
+    deadline = time.monotonic() + 10
+    while True:
+        with UnitOfWork(shop.app.sessions) as uow:
+            row = uow.session.scalars(
+                select(OutboxMessage).filter_by(dedupe_key="test-45009")
+            ).one()
+        if row.last_error:
+            break
+        assert time.monotonic() < deadline, "the push was not tried"
+        time.sleep(0.1)
+    # backed off for a minute without spending an attempt; nothing reached the customer
+    assert "45009" in row.last_error and row.status == "pending" and row.attempts == 0
+    assert row.next_attempt_at - utcnow() > timedelta(seconds=45)
+    assert "CS700001" not in "\n".join(user.texts())
 
 
 def test_a_push_outside_the_window_or_quota_becomes_a_template(shop: WeChatShop) -> None:
