@@ -9,7 +9,9 @@ latency of a push runs from the start of its request to its HTTP answer, which W
 most 5 s for (then it retries): the shop answers with the passive reply (encrypted XML) when
 the reply is ready within WECHAT_REPLY_BUDGET_S (3 s), else "success" and sends the reply as
 customer-service messages. passive_pct is the share of passive answers; over_5s counts the
-answers WeChat would have given up on (this client waits 30 s to measure them).
+answers WeChat would have given up on (this client waits 30 s to measure them); non_200 counts
+refusals (403: bad signature, stale or replayed nonce) and errors, failed_requests pushes with
+no HTTP answer; custom_messages and api_errors are what the fake WeChat API received.
 
     python bench/wechat.py [--duration 15] [--customers 40 150] [--db-url postgresql+psycopg://...]
 """
@@ -123,7 +125,7 @@ async def load(webhook: str, signer: FakeWeChat, customers: int, duration: float
                     status = response.status_code
                     kind = answer_kind(signer, response.content) if status == 200 else "error"
                 except httpx.HTTPError:
-                    status, kind = 0, "error"  # WeChat would retry; counted in non_200
+                    status, kind = 0, "error"  # no answer at all; WeChat would retry
                 results.append((started, time.monotonic() - started, status, kind))
                 await asyncio.sleep(rng.uniform(*THINK_S))
 
@@ -231,7 +233,8 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
         "max_ms": round(max(latencies), 1),
         "passive_pct": round(100 * kinds["passive"] / len(sent), 1),
         "over_5s": sum(1 for ms in latencies if ms > WECHAT_WAIT_S * 1000),
-        "non_200": sum(1 for s in sent if s[2] != 200),
+        "non_200": sum(1 for s in sent if s[2] not in (0, 200)),
+        "failed_requests": sum(1 for s in sent if s[2] == 0),
         "bad_replies": kinds["bad"],
         "custom_messages": state["custom_messages"],
         "api_errors": state["api_errors"],

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from bot.bootstrap import App
-from bot.channels.wechat import MAX_BODY, read_at_most
+from bot.channels.body import read_at_most
+from bot.channels.wechat import MAX_BODY
 from dialogs.i18n import money, t
 from store import payments
 from store.errors import DomainError, ErrorCode

@@ -30,6 +30,7 @@ from telegram import (
 from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.channels.body import read_at_most
 from bot.channels.sequencer import Sequencer
 from bot.channels.telegram_render import LIST_MARK, QUESTION_MARK, Pressed, public_https
 from bot.channels.telegram_send import TelegramSender, retry_seconds
@@ -344,16 +345,6 @@ def _chat_of(update: Update) -> str | None:
     return None
 
 
-async def _read_at_most(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it grows past `limit` (read no further than that)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
 def router() -> APIRouter:
     api = APIRouter()
 
@@ -368,7 +359,7 @@ def router() -> APIRouter:
             return Response(status_code=403)
         if not channel.ready.is_set():
             return Response(status_code=503)  # Telegram retries until we are connected
-        body = await _read_at_most(request, MAX_BODY)
+        body = await read_at_most(request, MAX_BODY)
         if body is None:
             return Response(status_code=413)
         try:

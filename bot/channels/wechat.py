@@ -33,6 +33,7 @@ from wechatpy.replies import ImageReply, TextReply
 from wechatpy.utils import check_signature
 
 from bot.channels import wechat_render
+from bot.channels.body import read_at_most
 from bot.channels.wechat_client import WeChatApi
 from bot.channels.wechat_send import WeChatSender
 from bot.gateway import Handled
@@ -391,15 +392,6 @@ def _xml_fields(body: bytes) -> dict[str, Any]:
 
 def _nonce() -> str:
     return str(time.time_ns() % 10**10)
-
-
-async def read_at_most(request: Request, limit: int) -> bytes | None:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def router() -> APIRouter:
