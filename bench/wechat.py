@@ -122,11 +122,11 @@ async def load(webhook: str, signer: FakeWeChat, customers: int, duration: float
                     response = await http.post(
                         webhook, params=params, content=body, headers={"Content-Type": "text/xml"}
                     )
-                    status = response.status_code
+                    elapsed, status = time.monotonic() - started, response.status_code
                     kind = answer_kind(signer, response.content) if status == 200 else "error"
-                except httpx.HTTPError:
-                    status, kind = 0, "error"  # no answer at all; WeChat would retry
-                results.append((started, time.monotonic() - started, status, kind))
+                except httpx.HTTPError:  # no answer at all; WeChat would retry
+                    elapsed, status, kind = time.monotonic() - started, 0, "error"
+                results.append((started, elapsed, status, kind))
                 await asyncio.sleep(rng.uniform(*THINK_S))
 
         await asyncio.gather(*(customer(n) for n in range(customers)))

@@ -120,7 +120,7 @@ class WeChatChannel:
         )
         self.sender = WeChatSender(app, self.api)
         self.budget_s = s.wechat_reply_budget_s
-        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="wechat-in")
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wechat-in")
         self._attempts: dict[str, Attempt] = {}
         self._nonces: dict[str, float] = {}
         self._guard = threading.Lock()

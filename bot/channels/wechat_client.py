@@ -58,12 +58,20 @@ class WeChatApi(WeChatClient):
         self._key = f"wechat:{app_id}"
         self._margin = timedelta(seconds=refresh_margin_s)
         self._refreshing = threading.Lock()  # threads of one process queue here, not in the DB
+        self._cached: PlatformToken | None = None
 
     @property
     def access_token(self) -> str:
+        # Kept in memory too: a token another process replaced stays valid for 5 minutes, and
+        # a 40001 on it takes that process's token (see _request), so the database is read
+        # only when ours runs out.
+        cached = self._cached
+        if cached is not None and self._fresh(cached):
+            return cached.token
         with self._sessions() as session:
             row = session.get(PlatformToken, self._key)
             if row and self._fresh(row):
+                self._cached = row
                 return row.token
         return self._refresh(stale=row.token if row else "")
 
@@ -79,12 +87,14 @@ class WeChatApi(WeChatClient):
         with self._refreshing, self._sessions() as session, session.begin():
             row = self._lock_row(session)
             if row.token != stale and self._fresh(row):
+                self._cached = row
                 return row.token  # another thread or process refreshed while we waited
             # Fetched while holding the row lock, so nobody else fetches; a failure rolls back.
             row.token, expires_in = self._fetch_token()
             row.expires_at = utcnow() + timedelta(seconds=expires_in)
             log.info("new WeChat access token for %s, valid %ss", self.appid, expires_in)
-            return row.token
+        self._cached = row
+        return row.token
 
     def _fresh(self, row: PlatformToken) -> bool:
         return (
