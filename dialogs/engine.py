@@ -120,10 +120,7 @@ class DialogEngine:
         elif inbound.contact_phone:
             action = Action("form" if before.expecting in checkout.SLOTS else "checkout")
         elif inbound.attachments and not text:
-            voice = all(a.partition(":")[0].endswith("voice") for a in inbound.attachments)
-            return Turn(
-                [Outbound(text=t(lang, "media.voice" if voice else "media.received"))], before
-            )
+            return Turn([Outbound(text=t(lang, _media_answer(inbound.attachments)))], before)
         elif problem := _unusable(text):
             return Turn([Outbound(text=t(lang, problem))], before)
         else:

@@ -157,7 +157,7 @@ class ChannelIdentity(Base):
     reachable: Mapped[bool] = mapped_column(default=True)
     last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
     # Platforms that limit free-form messages after each customer interaction (WeChat: 5
-    # within 48 h of a message): how many we may still send, and until when. None: no limit.
+    # within 48 h of a message): how many we may still send, and until when (None: never).
     window_until: Mapped[datetime | None] = mapped_column(default=None)
     window_quota: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -246,8 +246,8 @@ class Payment(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(128), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     captured_at: Mapped[datetime | None] = mapped_column(default=None)
-    # What the provider needs to find its side again (WeChat Pay: sign type, trade type,
-    # code_url), and whether that side was closed.
+    # What the provider said when the payment was opened there (WeChat Pay: sign type, trade
+    # type, code_url), needed to check its notifications and to show the QR code again.
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

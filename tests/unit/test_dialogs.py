@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.messages import Action
+from dialogs.i18n import t
 from dialogs.state import DialogState
 from store.models import Conversation, Message, Order, OrderStatus, Variant
 from store.uow import UnitOfWork
@@ -307,3 +308,17 @@ def test_two_misunderstandings_in_a_row_offer_a_person(demo_app) -> None:
 def test_a_bare_product_word_searches_without_asking(demo_app, text) -> None:
     replies = Customer_(demo_app).send(text)
     assert replies[0].cards
+
+
+@pytest.mark.parametrize(
+    ("attachment", "answer"),
+    [
+        ("wechat:MEDIA1", "media.received"),
+        ("wechat-voice:MEDIA2", "media.voice"),
+        ("wechat-location:123", "media.other"),
+    ],
+)
+def test_a_message_without_words_is_answered_for_what_it_is(demo_app, attachment, answer) -> None:
+    customer = Customer_(demo_app)
+    replies = customer.send(attachments=(attachment,))
+    assert texts(replies) == t("zh", answer)
