@@ -29,6 +29,10 @@ def render(template: str, params: dict[str, Any], language: str) -> list[Outboun
                 text=text, buttons=(Button(t(language, "buttons.categories"), "browse_categories"),)
             )
         ]
+    if template == "payment_refunded":
+        total = money(params["total"], params["currency"])
+        text = t(language, "notifications.payment_refunded", number=params["number"], total=total)
+        return [Outbound(text=text)]
     if template == "payment_not_applied":
         text = t(language, "notifications.payment_not_applied", number=params["number"])
         return [Outbound(text=text)]

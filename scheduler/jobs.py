@@ -55,6 +55,28 @@ def close_abandoned_trades(app: App) -> None:
                 uow.commit()
 
 
+def refund_unapplied_payments(app: App) -> None:
+    """Give back WeChat Pay money that arrived for an order already cancelled (the customer
+    was told it would be refunded); out_refund_no makes a retry refund once."""
+    providers = {p.name: p for p in (app.wechat_pay, app.wechat_jsapi) if p is not None}
+    if not providers:
+        return
+    with UnitOfWork(app.sessions) as uow:
+        due = [
+            (note.id, payment.token, payment.amount, payment.provider)
+            for note, payment in payments.unapplied(uow.session, list(providers))
+        ]
+    for note_id, token, amount, name in due:
+        try:
+            providers[name].refund(token, f"R{note_id}", amount, amount, "order cancelled")
+        except WeChatPayError as error:
+            log.warning("could not refund a wechat payment: %s", error)
+            continue
+        with UnitOfWork(app.sessions) as uow:
+            payments.mark_refunded(uow.session, note_id, utcnow())
+            uow.commit()
+
+
 def refresh_catalog(app: App) -> None:
     """Pick up catalog imports done by other processes (search index, NLU vocabulary)."""
     app.refresh_catalog()
@@ -66,6 +88,7 @@ def start_scheduler(app: App) -> BackgroundScheduler:
         (dispatch_outbox, app.settings.dispatch_interval_s),
         (cancel_unpaid_orders, 30),
         (close_abandoned_trades, 30),
+        (refund_unapplied_payments, 60),
         (refresh_catalog, 10),
     ]
     for job, seconds in every:

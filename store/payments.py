@@ -119,6 +119,37 @@ def abandoned(session: Session, providers: list[str], limit: int = 20) -> list[P
     return list(session.scalars(query))
 
 
+def unapplied(
+    session: Session, providers: list[str], limit: int = 20
+) -> list[tuple[PaymentNotification, Payment]]:
+    """Money that arrived for orders that could no longer be paid, not yet given back."""
+    query = (
+        select(PaymentNotification, Payment)
+        .join(Payment, Payment.id == PaymentNotification.payment_id)
+        .where(
+            PaymentNotification.provider.in_(providers),
+            PaymentNotification.outcome == "order_not_payable",
+        )
+        .order_by(PaymentNotification.id)
+        .limit(limit)
+    )
+    return [(note, payment) for note, payment in session.execute(query)]
+
+
+def mark_refunded(session: Session, notification_id: int, now: datetime) -> None:
+    """The provider gave the money back: record it and tell the customer."""
+    note = session.get(PaymentNotification, notification_id, with_for_update=True)
+    if note is None or note.outcome != "order_not_payable" or note.payment_id is None:
+        return
+    note.outcome = "refunded"
+    payment = session.get(Payment, note.payment_id)
+    assert payment is not None
+    payment.status = PaymentStatus.REFUNDED
+    order = orders.lock_order(session, payment.order_id)
+    params = {"total": payment.amount, "currency": payment.currency}
+    orders.notify(session, order, "payment_refunded", f"refunded:{note.id}", now, **params)
+
+
 def mark_closed(session: Session, token: str) -> None:
     """The provider closed the trade (or never had one): this payment can no longer happen."""
     payment = session.scalars(select(Payment).filter_by(token=token).with_for_update()).one()

@@ -26,7 +26,7 @@ from bot.bootstrap import App, bootstrap
 from bot.channels.wechat import push_menu
 from bot.server import create_app
 from dialogs.i18n import t
-from scheduler.jobs import close_abandoned_trades
+from scheduler.jobs import close_abandoned_trades, refund_unapplied_payments
 from store import orders, outbox
 from store.models import (
     ChannelIdentity,
@@ -172,6 +172,11 @@ def buy(shop: WeChatShop, user: FakeWeChatUser) -> tuple[Order, Payment]:
     return order, payment
 
 
+def paid_text(order: Order) -> str:
+    """The start of the payment confirmation, which names the order and the amount."""
+    return t("zh", "notifications.order_paid", number=order.number, total="")[:14]
+
+
 def test_a_customer_buys_in_chinese_and_pays_by_native_qr(shop: WeChatShop) -> None:
     user = shop.fake.user("o_buyer")
     order, payment = buy(shop, user)
@@ -181,7 +186,7 @@ def test_a_customer_buys_in_chinese_and_pays_by_native_qr(shop: WeChatShop) -> N
 
     paid = shop.pay.pay(payment.token)
     assert paid.attempts[-1].acknowledged
-    user.wait_for(has(order.number), fresh=True, timeout=15)
+    user.wait_for(has(paid_text(order)), timeout=15)
     [order] = shop.orders_of("o_buyer")
     assert order.status == OrderStatus.PAID
     assert shop.count(OrderEvent, order_id=order.id, type="paid") == 1
@@ -201,24 +206,49 @@ def test_the_pay_link_opens_a_checkout_inside_wechat(shop: WeChatShop) -> None:
     assert trade.trade_type == "JSAPI" and trade.params["openid"] == "o_jsapi"
 
     shop.pay.pay(token)
-    user.wait_for(has(order.number), fresh=True, timeout=15)
+    user.wait_for(has(paid_text(order)), timeout=15)
     [order] = shop.orders_of("o_jsapi")
     assert order.status == OrderStatus.PAID
     assert "已付款" in httpx.get(link[1], timeout=10).text
 
 
+def expire(shop: WeChatShop, order: Order) -> None:
+    """The order's time to pay runs out, and the scheduler's job cancels it."""
+    with UnitOfWork(shop.app.sessions) as uow:
+        uow.session.get(Order, order.id).pay_by = utcnow() - timedelta(seconds=1)
+        assert orders.cancel_expired(uow.session, utcnow()) == [order.number]
+        uow.commit()
+
+
 def test_an_expired_order_closes_its_wechat_pay_trade(shop: WeChatShop) -> None:
     user = shop.fake.user("o_late")
     order, payment = buy(shop, user)
-    with UnitOfWork(shop.app.sessions) as uow:
-        assert orders.cancel_expired(uow.session, order.pay_by) == [order.number]
-        uow.commit()
+    expire(shop, order)
     close_abandoned_trades(shop.app)
     assert shop.pay.order(payment.token).trade_state == "CLOSED"
     with UnitOfWork(shop.app.sessions) as uow:
         statuses = uow.session.scalars(select(Payment.status).filter_by(order_id=order.id))
         assert set(statuses) == {PaymentStatus.VOIDED}  # the QR trade and the unused link
-    user.wait_for(has(t("zh", "notifications.order_expired", number=order.number)[:8]), timeout=15)
+    user.wait_for(has(t("zh", "notifications.order_expired", number=order.number)[:16]), timeout=15)
+
+
+def test_money_for_a_cancelled_order_is_refunded_once(shop: WeChatShop) -> None:
+    user = shop.fake.user("o_too_late")
+    order, payment = buy(shop, user)
+    expire(shop, order)
+    shop.pay.pay(payment.token)  # the customer scanned the QR before its trade was closed
+    user.wait_for(has(t("zh", "notifications.payment_not_applied", number=order.number)[:20]))
+    assert shop.orders_of("o_too_late")[0].status == OrderStatus.CANCELLED
+
+    refund_unapplied_payments(shop.app)
+    refund_unapplied_payments(shop.app)  # a second run (or worker) gives nothing more back
+    refunds = [c for c in shop.pay.calls if c.path.endswith("/refund")]
+    assert len(refunds) == 1 and int(refunds[0].params["refund_fee"]) == order.total
+    user.wait_for(
+        has(t("zh", "notifications.payment_refunded", number=order.number, total="")[:12])
+    )
+    with UnitOfWork(shop.app.sessions) as uow:
+        assert uow.session.get(Payment, payment.id).status == PaymentStatus.REFUNDED
 
 
 def test_a_slow_answer_reaches_the_customer_once(sample_db, tmp_path, interpreter) -> None:
@@ -447,7 +477,7 @@ def test_pay_notifications_capture_once_and_refuse_forgeries(shop: WeChatShop) -
     [order] = shop.orders_of("o_payer")
     assert order.status == OrderStatus.PAID
     assert shop.count(OrderEvent, order_id=order.id, type="paid") == 1
-    user.wait_for(has(order.number), fresh=True, timeout=15)
+    user.wait_for(has(paid_text(order)), timeout=15)
 
 
 @contextmanager
