@@ -127,5 +127,7 @@ def make_wechat_pay(settings: Settings, name: str) -> WeChatPayProvider | None:
         notify_url=f"{settings.base_url}/pay/notify/{name}",
         pay_page_base=settings.base_url,
         sign_type=settings.wechat_pay_sign_type,
+        mch_cert=settings.wechat_pay_cert_path or None,
+        mch_key=settings.wechat_pay_key_path or None,
         name=name,
     )

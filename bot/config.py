@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     wechat_pay_api_base_url: str = _platform(
         "WECHAT_PAY_API_BASE_URL", "https://api.mch.weixin.qq.com"
     )
+    wechat_pay_cert_path: str = _platform("WECHAT_PAY_CERT_PATH")
+    wechat_pay_key_path: str = _platform("WECHAT_PAY_KEY_PATH")
     wechat_pay_sign_type: Literal["MD5", "HMAC-SHA256"] = Field(
         default="HMAC-SHA256",
         validation_alias=AliasChoices("WECHAT_PAY_SIGN_TYPE", "CHATSHOP_WECHAT_PAY_SIGN_TYPE"),
