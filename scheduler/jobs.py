@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from dialogs.i18n import t
 from scheduler.dispatcher import dispatch_due
 from store import orders, payments
 from store.models import utcnow
@@ -63,12 +64,13 @@ def refund_unapplied_payments(app: App) -> None:
         return
     with UnitOfWork(app.sessions) as uow:
         due = [
-            (note.id, payment.token, payment.amount, payment.provider)
-            for note, payment in payments.unapplied(uow.session, list(providers))
+            (note.id, payment.token, payment.amount, payment.provider, language)
+            for note, payment, language in payments.unapplied(uow.session, list(providers))
         ]
-    for note_id, token, amount, name in due:
+    for note_id, token, amount, name, language in due:
+        reason = t(language, "wechat.refund_reason")  # WeChat shows it to the payer
         try:
-            providers[name].refund(token, f"R{note_id}", amount, amount, "order cancelled")
+            providers[name].refund(token, f"R{note_id}", amount, amount, reason)
         except WeChatPayError as error:
             log.warning("could not refund a wechat payment: %s", error)
             continue

@@ -121,11 +121,13 @@ def abandoned(session: Session, providers: list[str], limit: int = 20) -> list[P
 
 def unapplied(
     session: Session, providers: list[str], limit: int = 20
-) -> list[tuple[PaymentNotification, Payment]]:
-    """Money that arrived for orders that could no longer be paid, not yet given back."""
+) -> list[tuple[PaymentNotification, Payment, str]]:
+    """Money that arrived for orders that could no longer be paid, not yet given back, with
+    the order's language."""
     query = (
-        select(PaymentNotification, Payment)
+        select(PaymentNotification, Payment, Order.language)
         .join(Payment, Payment.id == PaymentNotification.payment_id)
+        .join(Order, Order.id == Payment.order_id)
         .where(
             PaymentNotification.provider.in_(providers),
             PaymentNotification.outcome == "order_not_payable",
@@ -133,7 +135,7 @@ def unapplied(
         .order_by(PaymentNotification.id)
         .limit(limit)
     )
-    return [(note, payment) for note, payment in session.execute(query)]
+    return [(note, payment, language) for note, payment, language in session.execute(query)]
 
 
 def mark_refunded(session: Session, notification_id: int, now: datetime) -> None:
