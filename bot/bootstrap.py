@@ -42,6 +42,12 @@ class App:
     wechat_pay: WeChatPayProvider | None = None  # Native: the QR code sent in the chat
     wechat_jsapi: WeChatPayProvider | None = None  # JSAPI: the pay link's page inside WeChat
 
+    @property
+    def wechat_payments(self) -> dict[str, WeChatPayProvider]:
+        """The WeChat Pay providers by name (QR code and in-WeChat checkout), if configured."""
+        found = (self.wechat_pay, self.wechat_jsapi)
+        return {p.name: p for p in found if p is not None}
+
     def refresh_catalog(self) -> None:
         """Rebuild the search index and NLU vocabulary if the catalog changed (any process)."""
         with UnitOfWork(self.sessions) as uow:

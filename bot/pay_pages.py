@@ -19,7 +19,7 @@ from store import payments
 from store.errors import DomainError, ErrorCode
 from store.models import ChannelIdentity, Order, OrderStatus, Payment, PaymentStatus, utcnow
 from store.uow import UnitOfWork
-from store.wechat_pay import WeChatPayError
+from store.wechat_pay import WeChatPayError, WeChatPayProvider
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +75,20 @@ def router(chatshop: App) -> APIRouter:
             reason = error.params.get("reason")
             log.warning("rejected %s notification: %s", name, reason)
             return _answer(provider, False, "rejected", str(reason))
-        # A signed notification for the wrong amount or sign type is refused, not captured.
-        return _answer(provider, outcome not in ("amount_mismatch", "wrong_sign_type"), outcome)
+        return _answer(provider, outcome not in payments.REFUSED, outcome)
 
     return api
 
 
 def _providers(chatshop: App) -> dict[str, payments.PaymentProvider]:
-    found = [chatshop.sandbox, chatshop.wechat_pay, chatshop.wechat_jsapi]
-    return {p.name: p for p in found if p is not None}
+    return {chatshop.sandbox.name: chatshop.sandbox, **chatshop.wechat_payments}
 
 
 def _answer(provider: object, ok: bool, outcome: str, reason: str = "") -> Response:
     """WeChat Pay reads XML (and repeats until SUCCESS); the sandbox reads JSON."""
-    ack = getattr(provider, "ack", None)
-    if ack is not None:
-        return Response(ack(ok, outcome), 200 if ok else 400, media_type="application/xml")
+    if isinstance(provider, WeChatPayProvider):
+        answer = provider.ack(ok, outcome)
+        return Response(answer, 200 if ok else 400, media_type="application/xml")
     if ok:
         return JSONResponse({"outcome": outcome})
     return JSONResponse({"error": outcome, "reason": reason or outcome}, status_code=400)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from dialogs.i18n import t
 from scheduler.dispatcher import dispatch_due
-from store import orders, payments
+from store import orders, wechat_pay
 from store.models import utcnow
 from store.uow import UnitOfWork
-from store.wechat_pay import WeChatPayError
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
@@ -33,50 +33,14 @@ def cancel_unpaid_orders(app: App) -> None:
 
 
 def close_abandoned_trades(app: App) -> None:
-    """Close WeChat Pay trades of orders that were cancelled or paid another way."""
-    providers = {p.name: p for p in (app.wechat_pay, app.wechat_jsapi) if p is not None}
-    if not providers:
-        return
-    with UnitOfWork(app.sessions) as uow:
-        open_ = [
-            (p.token, p.provider, "trade_type" in p.data)
-            for p in payments.abandoned(uow.session, list(providers))
-        ]
-    for token, name, has_trade in open_:
-        try:
-            outcome = providers[name].close(token) if has_trade else "closed"
-        except WeChatPayError as error:
-            if error.err_code != "ORDERNOTEXIST":
-                log.warning("could not close a wechat pay trade: %s", error)
-                continue
-            outcome = "closed"
-        if outcome == "closed":  # "paid": its notification says what happens to the money
-            with UnitOfWork(app.sessions) as uow:
-                payments.mark_closed(uow.session, token)
-                uow.commit()
+    if app.wechat_payments:
+        wechat_pay.close_abandoned(app.sessions, app.wechat_payments)
 
 
 def refund_unapplied_payments(app: App) -> None:
-    """Give back WeChat Pay money that arrived for an order already cancelled (the customer
-    was told it would be refunded); out_refund_no makes a retry refund once."""
-    providers = {p.name: p for p in (app.wechat_pay, app.wechat_jsapi) if p is not None}
-    if not providers:
-        return
-    with UnitOfWork(app.sessions) as uow:
-        due = [
-            (note.id, payment.token, payment.amount, payment.provider, language)
-            for note, payment, language in payments.unapplied(uow.session, list(providers))
-        ]
-    for note_id, token, amount, name, language in due:
-        reason = t(language, "wechat.refund_reason")  # WeChat shows it to the payer
-        try:
-            providers[name].refund(token, f"R{note_id}", amount, amount, reason)
-        except WeChatPayError as error:
-            log.warning("could not refund a wechat payment: %s", error)
-            continue
-        with UnitOfWork(app.sessions) as uow:
-            payments.mark_refunded(uow.session, note_id, utcnow())
-            uow.commit()
+    if app.wechat_payments:
+        reason = partial(t, key="wechat.refund_reason")
+        wechat_pay.refund_unapplied(app.sessions, app.wechat_payments, reason, utcnow())
 
 
 def refresh_catalog(app: App) -> None:

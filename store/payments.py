@@ -26,6 +26,9 @@ from store.models import Order, OrderStatus, Payment, PaymentNotification, Payme
 
 log = logging.getLogger(__name__)
 PAY_BY_MARGIN = timedelta(minutes=1)
+# Outcomes of a genuine (signed) notification that must not count as accepted: the provider
+# is told no, and the money is not captured.
+REFUSED = frozenset({"amount_mismatch", "wrong_sign_type"})
 
 
 @dataclass(frozen=True)

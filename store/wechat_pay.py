@@ -21,7 +21,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -30,14 +30,18 @@ from xml.sax.saxutils import escape
 import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from sqlalchemy.orm import Session, sessionmaker
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
+from store import payments
 from store.errors import DomainError, ErrorCode
 from store.models import Payment
 from store.payments import Notification
+from store.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))  # WeChat Pay's times are Beijing time, without an offset
 MAX_BODY = 64 * 1024
 SIGNERS = {"MD5": calculate_signature, "HMAC-SHA256": calculate_signature_hmac}
@@ -192,13 +196,14 @@ class WeChatPayProvider:
         ).encode()
 
     def close(self, out_trade_no: str) -> str:
-        """Close an unpaid order: "closed" (also when it already was), or "paid" if too late."""
+        """Close an unpaid order: "closed" (also when it already was, or never reached WeChat
+        Pay), or "paid" if too late."""
         try:
             self._call("pay/closeorder", {"out_trade_no": out_trade_no})
         except WeChatPayError as exc:
             if exc.err_code == "ORDERPAID":
                 return "paid"
-            if exc.err_code != "ORDERCLOSED":
+            if exc.err_code not in ("ORDERCLOSED", "ORDERNOTEXIST"):
                 raise
         return "closed"
 
@@ -275,3 +280,50 @@ class WeChatPayProvider:
         if not hmac.compare_digest(str(answer.get("sign") or "").encode(), expected):
             raise WeChatPayError(f"{endpoint}: the answer's signature does not verify")
         return answer
+
+
+def close_abandoned(
+    sessions: sessionmaker[Session], providers: dict[str, WeChatPayProvider]
+) -> None:
+    """Close the trades of orders that were cancelled or paid another way, so the customer
+    cannot pay them; a payment never placed at WeChat Pay is simply void."""
+    with UnitOfWork(sessions) as uow:
+        open_ = [
+            (p.token, p.provider, "trade_type" in p.data)
+            for p in payments.abandoned(uow.session, list(providers))
+        ]
+    for token, name, placed in open_:
+        try:
+            outcome = providers[name].close(token) if placed else "closed"
+        except WeChatPayError as error:
+            log.warning("could not close a wechat pay trade: %s", error)
+            continue
+        if outcome == "closed":  # "paid": its notification says what happens to the money
+            with UnitOfWork(sessions) as uow:
+                payments.mark_closed(uow.session, token)
+                uow.commit()
+
+
+def refund_unapplied(
+    sessions: sessionmaker[Session],
+    providers: dict[str, WeChatPayProvider],
+    reason: Callable[[str], str],
+    now: datetime,
+) -> None:
+    """Give back money that arrived for an order already cancelled (the customer was told it
+    would be refunded). `reason(language)` is what WeChat shows the payer; out_refund_no
+    makes a retry, or a second worker, refund once."""
+    with UnitOfWork(sessions) as uow:
+        due = [
+            (note.id, payment.token, payment.amount, payment.provider, language)
+            for note, payment, language in payments.unapplied(uow.session, list(providers))
+        ]
+    for note_id, token, amount, name, language in due:
+        try:
+            providers[name].refund(token, f"R{note_id}", amount, amount, reason(language))
+        except WeChatPayError as error:
+            log.warning("could not refund a wechat payment: %s", error)
+            continue
+        with UnitOfWork(sessions) as uow:
+            payments.mark_refunded(uow.session, note_id, now)
+            uow.commit()

@@ -109,12 +109,9 @@ class WeChatChannel:
         s = app.settings
         self.app = app
         self.token = s.wechat_token
-        self.app_id = s.wechat_app_id
-        self.crypto = (
-            WeChatCrypto(s.wechat_token, s.wechat_aes_key, s.wechat_app_id)
-            if (s.wechat_aes_key)
-            else None
-        )
+        self.crypto = None
+        if s.wechat_aes_key:
+            self.crypto = WeChatCrypto(s.wechat_token, s.wechat_aes_key, s.wechat_app_id)
         self.api = WeChatApi(
             s.wechat_app_id, s.wechat_app_secret, s.wechat_api_base_url, app.sessions
         )

@@ -28,7 +28,7 @@ from scheduler import dispatcher
 from scheduler.dispatcher import Claimed
 from store import customers, orders, payments
 from store.errors import DomainError
-from store.models import OrderStatus, utcnow
+from store.models import utcnow
 from store.uow import UnitOfWork
 from store.wechat_pay import WeChatPayError
 
@@ -213,8 +213,6 @@ class WeChatSender:
             except DomainError:
                 return None
             uow.commit()
-            if order.status != OrderStatus.PENDING_PAYMENT:
-                return None
             token, code_url = payment.token, payment.data.get("code_url")
             amount, lang, pay_by = payment.amount, order.language, order.pay_by
         if not code_url:

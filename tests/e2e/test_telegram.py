@@ -34,7 +34,7 @@ from store.models import (
 )
 from store.uow import UnitOfWork
 from tests.conftest import free_port, serve_in_thread
-from tests.e2e.conftest import sample_shop_settings
+from tests.e2e.conftest import sample_shop_settings, wait_until
 from tests.fakes.telegram import BotMessage, FakeTelegram, FakeUser, running_fake_telegram
 
 SECRET = "e2e-webhook-secret-0123456789"
@@ -89,7 +89,7 @@ def telegram_shop(
         app.refresh_catalog()
         api = create_app(app)
         with serve_in_thread(api, port) as url:
-            _wait(api.state.telegram.ready.is_set, "the bot to connect")
+            wait_until(api.state.telegram.ready.is_set, "the bot to connect")
             if webhook:
                 asyncio.run(set_webhook(settings))
             yield TelegramShop(fake, app, url)
@@ -106,13 +106,6 @@ def polling_shop(sample_db, tmp_path, interpreter) -> Iterator[TelegramShop]:
 def webhook_shop(sample_db, tmp_path, interpreter) -> Iterator[TelegramShop]:
     with telegram_shop(sample_db, tmp_path, interpreter, webhook=True) as shop:
         yield shop
-
-
-def _wait(condition: Callable[[], object], what: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def has_button(label: str) -> Callable[[BotMessage], bool]:
@@ -225,7 +218,7 @@ def test_a_duplicated_successful_payment_captures_once(polling_shop) -> None:
     user.resend_successful_payment(result)
     polling_shop.fake.wait_idle()
     [order] = polling_shop.orders_of(user)
-    _wait(
+    wait_until(
         lambda: (
             polling_shop.count(OutboxMessage, OutboxMessage.status == OutboxStatus.PENDING) == 0
         ),
@@ -343,7 +336,7 @@ def test_a_customer_who_blocked_the_bot_is_marked_unreachable_and_not_retried(po
     user = polling_shop.fake.user(3002, "Alice", "en")
     user.block(notify=False)  # Telegram only tells us with a 403 on the next send
     user.send_text("/help")
-    _wait(
+    wait_until(
         lambda: polling_shop.count(OutboxMessage, OutboxMessage.status == OutboxStatus.DEAD) == 1,
         "the reply to be given up",
     )

@@ -41,7 +41,7 @@ from store.models import (
 )
 from store.uow import UnitOfWork
 from tests.conftest import free_port, serve_in_thread
-from tests.e2e.conftest import sample_shop_settings
+from tests.e2e.conftest import sample_shop_settings, wait_until
 from tests.fakes.wechat import FakeWeChat, FakeWeChatUser, InboxItem, running_fake_wechat
 from tests.fakes.wechat_pay import FakeWeChatPay, running_fake_wechat_pay
 
@@ -320,16 +320,14 @@ def test_an_expired_token_or_a_frequency_limit_loses_nothing(shop: WeChatShop) -
             {"number": "CS700001", "total": 100, "currency": "CNY"}, "zh", "test-45009", utcnow(),
         )  # fmt: skip
         uow.commit()
-    deadline = time.monotonic() + 10
-    while True:
+
+    def tried() -> OutboxMessage | None:
         with UnitOfWork(shop.app.sessions) as uow:
-            row = uow.session.scalars(
-                select(OutboxMessage).filter_by(dedupe_key="test-45009")
-            ).one()
-        if row.last_error:
-            break
-        assert time.monotonic() < deadline, "the push was not tried"
-        time.sleep(0.1)
+            row = uow.session.scalars(select(OutboxMessage).filter_by(dedupe_key="test-45009"))
+            return next((r for r in row if r.last_error), None)
+
+    wait_until(tried, "the push to be tried", 10)
+    row = tried()
     # backed off for a minute without spending an attempt; nothing reached the customer
     assert "45009" in row.last_error and row.status == "pending" and row.attempts == 0
     assert row.next_attempt_at - utcnow() > timedelta(seconds=45)
@@ -355,10 +353,7 @@ def test_a_push_outside_the_window_or_quota_becomes_a_template(shop: WeChatShop)
                 utcnow(),
             )
         uow.commit()
-    deadline = time.monotonic() + 15
-    while len(shop.fake.template_messages.get("o_quiet", [])) < 1:
-        assert time.monotonic() < deadline, user.texts()
-        time.sleep(0.1)
+    wait_until(lambda: shop.fake.template_messages.get("o_quiet"), "a template message", 15)
     assert len(shop.fake.custom_messages.get("o_quiet", [])) == 5
     [template] = shop.fake.template_messages["o_quiet"]
     assert template["template_id"] == PAID_TEMPLATE
