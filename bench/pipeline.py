@@ -128,7 +128,9 @@ def converse(app, customers: int, seed: int) -> tuple[list[float], int]:
 
 
 def worker(url: str, data_dir: str, customers: int, seed: int, ready, go, results) -> None:
-    app = bootstrap(Settings(database_url=url, data_dir=data_dir, sandbox_secret="bench"))
+    app = bootstrap(
+        Settings(database_url=url, data_dir=data_dir, sandbox_secret="bench", sandbox_payments=True)
+    )
     app.refresh_catalog()
     ready.put(seed)
     go.wait()

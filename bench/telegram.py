@@ -164,6 +164,7 @@ def run(db_url: str, label: str, config: str, chats: int, messages: int) -> dict
         "CHATSHOP_DATA_DIR": str(data_dir),
         "CHATSHOP_PORT": str(shop_port),
         "CHATSHOP_LOG_LEVEL": "WARNING",
+        "CHATSHOP_SANDBOX_PAYMENTS": "true",  # customers pay on the test page
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake_url,
         "TELEGRAM_WEBHOOK_URL": f"{shop_url}/webhooks/telegram",

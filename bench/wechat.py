@@ -181,6 +181,7 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
             "CHATSHOP_DATA_DIR": str(data_dir),
             "CHATSHOP_PORT": str(shop_port),
             "CHATSHOP_LOG_LEVEL": "WARNING",
+            "CHATSHOP_SANDBOX_PAYMENTS": "true",  # customers pay on the test page
             "WECHAT_APP_ID": signer.app_id,
             "WECHAT_APP_SECRET": signer.app_secret,
             "WECHAT_TOKEN": signer.token,

@@ -22,6 +22,7 @@ from scheduler.dispatcher import Channel
 from store import catalog
 from store.db import make_engine, make_session_factory
 from store.models import ChannelIdentity
+from store.pay_methods import PaymentSetup, SandboxMode
 from store.payments import PaymentProvider, SandboxProvider
 from store.search import SearchIndex
 from store.shop import Shop
@@ -36,11 +37,16 @@ class App:
     sessions: sessionmaker[Session]
     interpreter: EmbeddedInterpreter  # the Rasa backend, when configured, falls back to this
     search_index: SearchIndex
-    sandbox: SandboxProvider
+    payments: PaymentSetup
     gateway: Gateway
     channels: dict[str, Channel]
     wechat_pay: WeChatPayProvider | None = None  # Native: the QR code sent in the chat
     wechat_jsapi: WeChatPayProvider | None = None  # JSAPI: the pay link's page inside WeChat
+
+    @property
+    def sandbox(self) -> SandboxProvider | None:
+        """The test-payment provider, None in a real shop (see SandboxMode)."""
+        return self.payments.sandbox
 
     @property
     def wechat_payments(self) -> dict[str, WeChatPayProvider]:
@@ -72,7 +78,78 @@ def sandbox_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None) -> App:
+def sandbox_mode(settings: Settings, demo: bool = False) -> SandboxMode:
+    """Test payments: on when the merchant says so, in the demo only where nothing real is."""
+    if settings.sandbox_payments:
+        return SandboxMode.ON
+    if settings.sandbox_payments is None and demo:
+        return SandboxMode.FALLBACK
+    return SandboxMode.OFF
+
+
+def payment_setup(
+    settings: Settings, demo: bool = False, jsapi: WeChatPayProvider | None = None
+) -> PaymentSetup:
+    """Every way to pay the shop offers, by channel (the in-WeChat page is `jsapi`)."""
+    mode = sandbox_mode(settings, demo)
+    sandbox = None
+    if mode != SandboxMode.OFF:
+        sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
+    native = {
+        "telegram": bool(settings.telegram_bot_token and settings.telegram_payment_provider_token),
+        "wechat": bool(settings.wechat_pay_mch_id),  # the Native QR code sent in the chat
+    }
+    links: dict[str, PaymentProvider] = {"wechat": jsapi} if jsapi else {}
+    channels = frozenset(name for name, on in native.items() if on)
+    return PaymentSetup(sandbox, mode, links, channels)
+
+
+NO_REAL_PROVIDER = (
+    "No way to take payment is configured, so customers could order but never pay. Configure "
+    "at least one payment provider: Telegram Payments (TELEGRAM_BOT_TOKEN and "
+    "TELEGRAM_PAYMENT_PROVIDER_TOKEN) or WeChat Pay (WECHAT_PAY_MCH_ID and WECHAT_PAY_API_KEY). "
+    "To try the shop without real money, run `chatshop demo` on this machine, or set "
+    "CHATSHOP_SANDBOX_PAYMENTS=true."
+)
+PUBLIC_SANDBOX = (
+    "`chatshop demo` takes test payments that mark orders paid with no money moving, so it only "
+    "runs on this machine, and this server would be reachable from elsewhere ({url}). Set "
+    "CHATSHOP_SANDBOX_PAYMENTS=true to run test payments there anyway, or "
+    "CHATSHOP_SANDBOX_PAYMENTS=false with a real payment provider."
+)
+SANDBOX_WARNING = (
+    "TEST PAYMENTS ARE ON: anyone can mark an order paid without paying, on {channels}. "
+    "Never run a real shop like this (see CHATSHOP_SANDBOX_PAYMENTS in the README)."
+)
+
+
+def payment_problem(settings: Settings, demo: bool = False) -> str | None:
+    """Why this shop must not start as configured, or None: a real shop needs a real way to
+    pay, and the demo's test payments stay on this machine unless the merchant says so."""
+    mode = sandbox_mode(settings, demo)
+    if mode == SandboxMode.FALLBACK and not settings.local_only:
+        return PUBLIC_SANDBOX.format(url=settings.base_url)
+    if mode == SandboxMode.OFF and not payment_setup(settings).real:
+        return NO_REAL_PROVIDER
+    return None
+
+
+def sandbox_warning(app: App) -> str | None:
+    """The warning to print at start when test payments are on, naming where."""
+    if app.sandbox is None:
+        return None
+    on = {
+        "web": True,
+        "telegram": bool(app.settings.telegram_bot_token),
+        "wechat": bool(app.settings.wechat_app_id),
+    }
+    offered = [c for c, up in on.items() if up and app.payments.for_channel(c).link is app.sandbox]
+    return SANDBOX_WARNING.format(channels=", ".join(offered))
+
+
+def bootstrap(
+    settings: Settings, interpreter: EmbeddedInterpreter | None = None, demo: bool = False
+) -> App:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     interpreter = interpreter or EmbeddedInterpreter.load_or_train(
@@ -86,16 +163,14 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
     index = SearchIndex(
         on_rebuild=lambda session: interpreter.entities.set_catalog(*catalog_vocabulary(session))
     )
-    sandbox = SandboxProvider(sandbox_secret(settings), settings.base_url)
     wechat_pay = make_wechat_pay(settings, "wechatpay")
     wechat_jsapi = make_wechat_pay(settings, "wechatpay_jsapi")
+    pay = payment_setup(settings, demo, wechat_jsapi)
     timeout = timedelta(minutes=settings.payment_timeout_minutes)
 
     def shop_for(session: Session, identity: ChannelIdentity, now):
-        provider: PaymentProvider = sandbox
-        if identity.channel == "wechat" and wechat_jsapi is not None:
-            provider = wechat_jsapi  # the link opens a checkout inside WeChat
-        return Shop(session, identity.customer_id, identity.id, now, index, provider, timeout)
+        methods = pay.for_channel(identity.channel)
+        return Shop(session, identity.customer_id, identity.id, now, index, methods, timeout)
 
     dialog = DialogEngine(parser, settings.default_language, settings.support_contact)
     queued = frozenset(
@@ -114,7 +189,7 @@ def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None
         sessions,
         interpreter,
         index,
-        sandbox,
+        pay,
         gateway,
         channels,
         wechat_pay,

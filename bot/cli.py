@@ -168,7 +168,9 @@ def _interpreter_with_catalog(settings: Settings):
 def serve(host: str | None, port: int | None) -> None:
     """Run the server (web chat, webhooks, pay pages, scheduler)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    _serve(Settings(**overrides))
+    settings = Settings(**overrides)
+    _check_payments(settings, demo=False)
+    _serve(settings)
 
 
 @main.command()
@@ -181,6 +183,7 @@ def demo(port: int | None) -> None:
     from store.uow import UnitOfWork
 
     settings = Settings(**({"port": port} if port else {}))
+    _check_payments(settings, demo=True)
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     with UnitOfWork(make_session_factory(engine)) as uow:
@@ -188,7 +191,7 @@ def demo(port: int | None) -> None:
     engine.dispose()
     if empty and _import(settings, SAMPLE_CATALOG) != 0:
         sys.exit(1)
-    _serve(settings)
+    _serve(settings, demo=True)
 
 
 @main.group("telegram")
@@ -249,10 +252,19 @@ def wechat_menu() -> None:
     click.echo(f"menu set: {' | '.join(names)}")
 
 
-def _serve(settings: Settings) -> None:
+def _check_payments(settings: Settings, demo: bool) -> None:
+    from bot.bootstrap import payment_problem
+
+    problem = payment_problem(settings, demo)
+    if problem:
+        click.echo(f"Not starting: {problem}", err=True)
+        sys.exit(2)
+
+
+def _serve(settings: Settings, demo: bool = False) -> None:
     import uvicorn
 
-    from bot.bootstrap import bootstrap
+    from bot.bootstrap import bootstrap, sandbox_warning
     from bot.server import create_app
     from store.migrate import is_current
 
@@ -262,8 +274,11 @@ def _serve(settings: Settings) -> None:
         )
         sys.exit(1)
     click.echo("Loading the language model…")
-    app = bootstrap(settings)
+    app = bootstrap(settings, demo=demo)
     app.refresh_catalog()
+    if warning := sandbox_warning(app):
+        logging.getLogger("chatshop").warning(warning)
+        click.secho(f"\n  !! {warning}", fg="red", bold=True, err=True)
     click.echo(f"\n  Web chat:  {settings.base_url}/")
     if settings.telegram_bot_token:
         mode = "webhook" if settings.telegram_webhook_url else "polling"

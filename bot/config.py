@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     default_language: str = "zh"
     payment_timeout_minutes: int = 30
     sandbox_secret: str = Field(default="", description="HMAC key; generated per data dir if empty")
+    # The sandbox marks orders paid with no money: None means "only in `chatshop demo`, only
+    # where no real way to pay exists"; True offers it everywhere (a merchant's explicit ask).
+    sandbox_payments: bool | None = None
     dispatch_interval_s: float = 1.0
     log_level: str = "INFO"
 
@@ -119,5 +124,19 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def local_only(self) -> bool:
+        """Reachable from this machine only: listening on loopback, with a loopback public URL."""
+        return _loopback(self.host) and _loopback(urlsplit(self.base_url).hostname or "")
+
+    @property
     def media_dir(self) -> str:
         return f"{self.data_dir}/media"
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

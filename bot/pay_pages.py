@@ -55,7 +55,9 @@ def router(chatshop: App) -> APIRouter:
         return await run_in_threadpool(_sandbox_page, chatshop, token)
 
     @api.post("/pay/{token}")
-    async def sandbox_submit(token: str) -> RedirectResponse:
+    async def sandbox_submit(token: str) -> Response:
+        if chatshop.sandbox is None:
+            return _not_found()  # a real shop: no page marks anything paid
         await run_in_threadpool(_simulate_payment, chatshop, token)
         return RedirectResponse(f"/pay/{token}", status_code=303)
 
@@ -81,7 +83,8 @@ def router(chatshop: App) -> APIRouter:
 
 
 def _providers(chatshop: App) -> dict[str, payments.PaymentProvider]:
-    return {chatshop.sandbox.name: chatshop.sandbox, **chatshop.wechat_payments}
+    sandbox = {chatshop.sandbox.name: chatshop.sandbox} if chatshop.sandbox else {}
+    return {**sandbox, **chatshop.wechat_payments}
 
 
 def _answer(provider: object, ok: bool, outcome: str, reason: str = "") -> Response:
@@ -106,15 +109,20 @@ def _apply_notification(
 def _simulate_payment(chatshop: App, token: str) -> None:
     """What the customer's 'Pay' press does at the sandbox gateway: it sends us a signed
     notification, handled exactly like one arriving over HTTP."""
+    sandbox = chatshop.sandbox
+    if sandbox is None:
+        return  # a real shop: there is no test gateway to pay at
     with UnitOfWork(chatshop.sessions) as uow:
         payment = payments.payment_by_token(uow.session, token)
         if payment is None or payment.status != PaymentStatus.PENDING:
             return
-        body, headers = chatshop.sandbox.notification_for(payment, utcnow())
-    _apply_notification(chatshop, chatshop.sandbox, body, headers)
+        body, headers = sandbox.notification_for(payment, utcnow())
+    _apply_notification(chatshop, sandbox, body, headers)
 
 
 def _sandbox_page(chatshop: App, token: str) -> HTMLResponse:
+    if chatshop.sandbox is None:
+        return _not_found()
     with UnitOfWork(chatshop.sessions) as uow:
         found = _payment(uow, token, chatshop.sandbox.name)
         if isinstance(found, HTMLResponse):

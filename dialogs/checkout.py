@@ -17,6 +17,7 @@ SLOTS = ("name", "phone", "address")
 def start(ctx: Ctx) -> list[Outbound]:
     if ctx.shop.cart().empty:
         raise DomainError(ErrorCode.EMPTY_CART)
+    ctx.shop.ensure_can_pay()  # before asking for an address we could not use
     saved = ctx.shop.saved_addresses()
     if ctx.state.form or not saved:  # resume what was already given
         return _next(ctx)

@@ -21,6 +21,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_PAYMENT = "unknown_payment"
     ORDER_EXPIRED = "order_expired"
     AMOUNT_CHANGED = "amount_changed"
+    NO_PAYMENT_METHOD = "no_payment_method"
 
 
 class DomainError(Exception):

@@ -58,8 +58,7 @@ def start_payment(
     session: Session, provider: PaymentProvider, order: Order, now: datetime
 ) -> Payment:
     """The payment to send the customer to; asking again returns the same link."""
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        raise DomainError(ErrorCode.ORDER_NOT_PAYABLE, number=order.number, status=order.status)
+    ensure_payable(order)
     existing = session.scalars(
         select(Payment).filter_by(
             order_id=order.id, provider=provider.name, status=PaymentStatus.PENDING
@@ -79,6 +78,11 @@ def start_payment(
     session.add(payment)
     session.flush()
     return payment
+
+
+def ensure_payable(order: Order) -> None:
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise DomainError(ErrorCode.ORDER_NOT_PAYABLE, number=order.number, status=order.status)
 
 
 def check_payable(

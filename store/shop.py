@@ -13,7 +13,9 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from store import carts, catalog, customers, orders, payments
+from store.errors import DomainError, ErrorCode
 from store.models import Address, Order, Product, Variant
+from store.pay_methods import PayMethods
 from store.search import ProductSummary, SearchIndex, SearchQuery, SearchResult
 
 T = TypeVar("T")
@@ -26,7 +28,7 @@ class Shop:
     identity_id: int | None
     now: datetime
     search_index: SearchIndex
-    payment_provider: payments.PaymentProvider
+    pay: PayMethods  # what this customer's channel can pay with
     payment_timeout: timedelta
 
     def _mutate(self, fn: Callable[[], T]) -> T:
@@ -85,7 +87,14 @@ class Shop:
         }[field]
         return check(value)
 
+    def ensure_can_pay(self) -> None:
+        """NO_PAYMENT_METHOD where this channel offers no way to pay: an order placed here
+        would only hold stock until it expired."""
+        if not self.pay.available:
+            raise DomainError(ErrorCode.NO_PAYMENT_METHOD)
+
     def place_order(self, name: str, phone: str, address: str, language: str) -> Order:
+        self.ensure_can_pay()
         recipient = orders.Recipient(self.customer_id, self.identity_id, language)
         shipping = orders.ShippingDetails(name, phone, address)
         return self._mutate(
@@ -112,8 +121,14 @@ class Shop:
         )
 
     def payment_link(self, order: Order) -> str:
-        """A link to pay an unpaid order; ORDER_NOT_PAYABLE if it is paid or cancelled."""
+        """A link to pay an unpaid order, or "" where the channel pays its own way (invoice,
+        QR code); ORDER_NOT_PAYABLE if it is paid or cancelled."""
+        self.ensure_can_pay()
+        provider = self.pay.link
+        if provider is None:
+            payments.ensure_payable(order)
+            return ""
         payment = self._mutate(
-            lambda: payments.start_payment(self.session, self.payment_provider, order, self.now)
+            lambda: payments.start_payment(self.session, provider, order, self.now)
         )
-        return self.payment_provider.payment_url(payment)
+        return provider.payment_url(payment)

@@ -27,6 +27,7 @@ from store.db import make_engine, make_session_factory
 from store.importer import import_rows, read_catalog
 from store.migrate import upgrade
 from store.models import Base, Customer, utcnow
+from store.pay_methods import PayMethods
 from store.payments import SandboxProvider
 from store.search import SearchIndex
 from store.shop import Shop
@@ -122,9 +123,12 @@ def new_customer(sessions: sessionmaker[Session]) -> int:
 SANDBOX = SandboxProvider(b"test-secret", "http://shop.test")
 
 
-def make_shop(session: Session, customer_id: int, identity_id: int | None = None) -> Shop:
+def make_shop(
+    session: Session, customer_id: int, identity_id: int | None = None, pay: PayMethods | None = None
+) -> Shop:
+    methods = PayMethods(SANDBOX) if pay is None else pay
     return Shop(
-        session, customer_id, identity_id, utcnow(), SearchIndex(), SANDBOX, timedelta(minutes=30)
+        session, customer_id, identity_id, utcnow(), SearchIndex(), methods, timedelta(minutes=30)
     )
 
 
@@ -152,7 +156,10 @@ def demo_app(sample_db: Path, tmp_path: Path, interpreter: EmbeddedInterpreter) 
     shutil.copyfile(sample_db, db)
     shutil.copytree(sample_db.parent / "media", tmp_path / "media", dirs_exist_ok=True)
     settings = Settings(
-        database_url=f"sqlite:///{db}", data_dir=str(tmp_path), sandbox_secret="s3cret"
+        database_url=f"sqlite:///{db}",
+        data_dir=str(tmp_path),
+        sandbox_secret="s3cret",
+        sandbox_payments=True,
     )
     app = bootstrap(settings, interpreter)
     app.refresh_catalog()

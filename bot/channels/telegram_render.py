@@ -118,9 +118,9 @@ def _parts(message: Outbound, language: str, link_buttons: bool, invoices: bool)
     mark = LIST_MARK if message.cards else QUESTION_MARK if message.question else ""
     rows += _rows(message.buttons, mark=mark)
     link = message.link
-    if link and link_buttons:
+    if link and link.url and link_buttons:
         rows.append([InlineKeyboardButton(link.label, url=link.url)])
-    elif link:
+    elif link and link.url:  # no URL: the order is paid with the invoice below
         # Telegram refuses URL buttons to local addresses; a development shop shows the link.
         text += f"\n\n{html.escape(link.label, quote=False)}: {html.escape(link.url)}"
     markup: Markup | None = InlineKeyboardMarkup([r for r in rows if r]) if any(rows) else None

@@ -93,7 +93,7 @@ def plan(
     ]
     layout = _layout(messages)
     head = "\n\n".join(layout.body)
-    links = "\n".join(_anchor(link) for link in layout.links)
+    links = "\n".join(_anchor(link) for link in layout.links if link.url)
     buttons = layout.buttons
     # A tappable menu only for a short one-time question: it cannot carry a link or a list.
     menu = 1 <= len(buttons) <= MENU_LIMIT and all(q and not inline for _, q, inline in buttons)

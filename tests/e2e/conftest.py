@@ -35,9 +35,8 @@ def sample_shop_settings(sample_db: Path, data_dir: Path, port: int, **more) -> 
         database_url=f"sqlite:///{data_dir}/chatshop.db",
         data_dir=str(data_dir),
         port=port,
-        sandbox_secret="e2e-secret",
         dispatch_interval_s=0.2,
-        **more,
+        **{"sandbox_secret": "e2e-secret", "sandbox_payments": True, **more},
     )
 
 

@@ -31,8 +31,23 @@ def test_bad_catalog_is_refused_with_line_numbers(tmp_path) -> None:
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path) -> None:
-    result = chatshop(tmp_path, "serve", "--port", "1")
+    env = {"CHATSHOP_SANDBOX_PAYMENTS": "true"}
+    result = run_chatshop(tmp_path, "serve", "--port", "1", env=env)
     assert result.returncode == 1 and "chatshop db upgrade" in result.stderr
+
+
+def test_serve_without_a_payment_provider_says_what_is_missing(tmp_path) -> None:
+    result = chatshop(tmp_path, "serve", "--port", "1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "TELEGRAM_PAYMENT_PROVIDER_TOKEN" in result.stderr
+    assert "WECHAT_PAY_MCH_ID" in result.stderr
+
+
+def test_the_demo_with_test_payments_refuses_a_public_address(tmp_path) -> None:
+    env = {"CHATSHOP_PUBLIC_URL": "https://shop.example.com"}
+    result = run_chatshop(tmp_path, "demo", "--port", "1", env=env)
+    assert result.returncode == 2 and "CHATSHOP_SANDBOX_PAYMENTS" in result.stderr
+    assert not (tmp_path / "shop.db").exists()  # refused before touching anything
 
 
 def test_telegram_set_webhook_points_telegram_at_the_shop(tmp_path) -> None:

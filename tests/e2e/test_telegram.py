@@ -71,6 +71,7 @@ def telegram_shop(
     *,
     webhook: bool,
     before_start: Callable[[FakeTelegram], None] = lambda fake: None,
+    **more: object,
 ) -> Iterator[TelegramShop]:
     with running_fake_telegram() as fake:
         before_start(fake)
@@ -84,6 +85,7 @@ def telegram_shop(
             telegram_payment_provider_token=PROVIDER_TOKEN,
             telegram_webhook_url=f"http://127.0.0.1:{port}/webhooks/telegram" if webhook else "",
             telegram_webhook_secret=SECRET if webhook else "",
+            **more,
         )
         app = bootstrap(settings, interpreter)
         app.refresh_catalog()
