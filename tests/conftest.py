@@ -124,7 +124,10 @@ SANDBOX = SandboxProvider(b"test-secret", "http://shop.test")
 
 
 def make_shop(
-    session: Session, customer_id: int, identity_id: int | None = None, pay: PayMethods | None = None
+    session: Session,
+    customer_id: int,
+    identity_id: int | None = None,
+    pay: PayMethods | None = None,
 ) -> Shop:
     methods = PayMethods(SANDBOX) if pay is None else pay
     return Shop(
