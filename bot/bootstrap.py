@@ -12,8 +12,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.web import WebChannel
+from bot.channels.web_session import WebSessions
 from bot.config import Settings
 from bot.gateway import Gateway
+from bot.ratelimit import RateLimits
 from dialogs.engine import DialogEngine
 from nlu.embedded import EmbeddedInterpreter
 from nlu.rasa import RasaInterpreter
@@ -67,10 +69,17 @@ def catalog_vocabulary(session: Session) -> tuple[list[tuple[str, str]], list[st
 
 
 def sandbox_secret(settings: Settings) -> bytes:
-    """The configured key, or one generated once per data dir so links survive restarts."""
-    if settings.sandbox_secret:
-        return settings.sandbox_secret.encode()
-    path = Path(settings.data_dir) / "sandbox.key"
+    return _key(settings.sandbox_secret, Path(settings.data_dir) / "sandbox.key")
+
+
+def session_secret(settings: Settings) -> bytes:
+    return _key(settings.secret_key, Path(settings.data_dir) / "secret.key")
+
+
+def _key(configured: str, path: Path) -> bytes:
+    """The configured key, or one generated once per data dir so it survives restarts."""
+    if configured:
+        return configured.encode()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -182,7 +191,7 @@ def bootstrap(
         if configured
     )
     gateway = Gateway(sessions, dialog, shop_for, queued_channels=queued)
-    channels: dict[str, Channel] = {"web": WebChannel()}
+    channels: dict[str, Channel] = {"web": web_channel(settings)}
     return App(
         settings,
         engine,
@@ -194,6 +203,20 @@ def bootstrap(
         channels,
         wechat_pay,
         wechat_jsapi,
+    )
+
+
+def web_channel(settings: Settings) -> WebChannel:
+    limits = {
+        "requests": settings.rate_limit_ip,
+        "messages": settings.rate_limit_messages,
+        "polls": settings.rate_limit_polls,
+        "sessions": settings.rate_limit_new_sessions,
+    }
+    secure = settings.base_url.startswith("https://")
+    return WebChannel(
+        WebSessions(session_secret(settings), secure),
+        RateLimits(settings.rate_limit_storage, limits),
     )
 
 

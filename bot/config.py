@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     # The sandbox marks orders paid with no money: None means "only in `chatshop demo`, only
     # where no real way to pay exists"; True offers it everywhere (a merchant's explicit ask).
     sandbox_payments: bool | None = None
+    # Signs web chat session cookies; generated once per data dir when empty.
+    secret_key: str = ""
+    # Web chat API limits ("N/second|minute|hour", ";"-separated for several); the buckets
+    # live in memory (per process) or in Redis (redis://host:6379, shared by every worker).
+    rate_limit_storage: str = "memory://"
+    rate_limit_ip: str = "600/minute"
+    rate_limit_messages: str = "20/minute"
+    rate_limit_polls: str = "120/minute"
+    rate_limit_new_sessions: str = "30/minute"
     dispatch_interval_s: float = 1.0
     log_level: str = "INFO"
 

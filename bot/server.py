@@ -8,10 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import (
-    FileResponse,
-    JSONResponse,
-)
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -56,10 +53,6 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
     api.include_router(telegram.router())
     api.include_router(wechat.router())
     api.include_router(pay_pages.router(chatshop))
-
-    @api.get("/", include_in_schema=False)
-    async def chat_page() -> FileResponse:
-        return FileResponse(STATIC / "chat.html")
 
     @api.get("/healthz")
     async def healthz() -> JSONResponse:

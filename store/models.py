@@ -22,6 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# Row ids are 32-bit integers on PostgreSQL: an id from outside beyond this names nothing, and
+# must never reach a query (it would fail there rather than find nothing).
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

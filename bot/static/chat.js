@@ -2,7 +2,8 @@
 /* chatshop web chat — vanilla JS, no dependencies.
  * All server-provided text is rendered with textContent (never innerHTML). */
 (function () {
-  const API = "/chat/api/messages", POLL_MS = 1500, SESSION_KEY = "chatshop.session";
+  // The session is an HttpOnly cookie the server issues: this script never sees or picks it.
+  const API = "/chat/api/messages", SESSION_API = "/chat/api/session", POLL_MS = 1500;
 
   const $ = (id) => document.getElementById(id);
   const [scroller, list, pendingBox, typing, conn] = ["scroller", "messages", "pending", "typing", "conn"].map($);
@@ -26,15 +27,6 @@
     }
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
-
-  function getSession() {
-    let id = null;
-    try { id = localStorage.getItem(SESSION_KEY); } catch (e) { /* storage blocked */ }
-    if (!id) id = randomId();
-    try { localStorage.setItem(SESSION_KEY, id); } catch (e) { /* ignore */ }
-    return id;
-  }
-  const session = getSession();
 
   // ---- helpers ------------------------------------------------------------
   function el(tag, cls, text) {
@@ -60,10 +52,14 @@
   });
 
   async function api(method, url, body) {
-    const opts = { method, headers: { Accept: "application/json" } };
+    const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (body) Object.assign(opts.headers, { "Content-Type": "application/json" });
     if (body) opts.body = JSON.stringify(body);
-    const res = await fetch(url, opts);
+    let res = await fetch(url, opts);
+    if (res.status === 401) { // no session yet, or an expired one: ask for one, then once more
+      await fetch(SESSION_API, { method: "POST", credentials: "same-origin" });
+      res = await fetch(url, opts);
+    }
     let data = null;
     try { data = await res.json(); } catch (e) { /* not JSON */ }
     if (!res.ok) {
@@ -202,7 +198,7 @@
 
   function send(text, payload) {
     sentCount += 1;
-    const body = { session, client_id: randomId(), text: text || null, payload: payload || null };
+    const body = { client_id: randomId(), text: text || null, payload: payload || null };
     const job = { body, pending: null };
     if (text) { // optimistic bubble until the server echoes the recorded message
       job.pending = el("div", "pending-msg", text);
@@ -241,7 +237,7 @@
     if (polling) return;
     polling = true;
     try {
-      const url = API + "?session=" + encodeURIComponent(session) + "&after=" + lastId;
+      const url = API + "?after=" + lastId;
       const data = await api("GET", url);
       addMessages(data.messages);
       conn.hidden = true;

@@ -56,12 +56,11 @@ class WebChatCustomer:
 
     def __init__(self, url: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=10)
-        self.session = uuid.uuid4().hex[:16]
+        self.http.post("/chat/api/session").raise_for_status()  # the cookie the page gets
         self.last_id = 0
 
     def send(self, text: str | None = None, payload: str | None = None) -> list[dict]:
         body = {
-            "session": self.session,
             "client_id": uuid.uuid4().hex,
             "text": text,
             "payload": payload,
@@ -73,9 +72,7 @@ class WebChatCustomer:
         return [m for m in messages if m["direction"] == "out"]
 
     def poll(self) -> list[dict]:
-        response = self.http.get(
-            "/chat/api/messages", params={"session": self.session, "after": self.last_id}
-        )
+        response = self.http.get("/chat/api/messages", params={"after": self.last_id})
         response.raise_for_status()
         messages = response.json()["messages"]
         self.last_id = max([self.last_id] + [m["id"] for m in messages])

@@ -55,9 +55,8 @@ def test_pay_link_opens_the_sandbox_page_and_the_confirmation_appears(live_shop,
     page.locator(".msg-out", has_text="welcome").last.wait_for()
     page.evaluate(
         """async () => {
-        const s = localStorage.getItem('chatshop.session');
         const post = (b) => fetch('/chat/api/messages', {method: 'POST', headers: {'content-type': 'application/json'},
-            body: JSON.stringify(Object.assign({session: s, client_id: crypto.randomUUID(), text: null, payload: null}, b))});
+            body: JSON.stringify(Object.assign({client_id: crypto.randomUUID(), text: null, payload: null}, b))});
         await post({payload: 'add?sku=TS-001-RED-M&qty=1'});
         for (const t of ['checkout', 'Ann Lee', '13800138000', '1 Harbour Road, Wan Chai, Hong Kong']) await post({text: t});
     }"""
