@@ -63,6 +63,7 @@ class Gateway:
         self.queued_channels = queued_channels
 
     def handle(self, inbound: Inbound) -> Handled:
+        inbound = inbound.cleaned()
         try:
             return self._handle(inbound)
         except Exception:

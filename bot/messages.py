@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -25,6 +26,28 @@ class Inbound:
     # What this interaction lets the shop send afterwards on platforms that limit it (WeChat:
     # 5 messages within 48 h of a message): (messages, seconds). None: no such rule.
     window: tuple[int, float] | None = None
+
+    def cleaned(self) -> Inbound:
+        """The message without what no channel should pass on: control characters (a NUL
+        byte cannot even be stored by PostgreSQL) and lone UTF-16 surrogates (which no reply
+        or log can encode). A lone surrogate becomes U+FFFD, the rest is dropped."""
+        return replace(
+            self,
+            text=clean_text(self.text),
+            payload=clean_text(self.payload) if self.payload is not None else None,
+            display_name=clean_text(self.display_name),
+            contact_phone=clean_text(self.contact_phone) if self.contact_phone else None,
+            attachments=tuple(clean_text(a) for a in self.attachments),
+        )
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    if not _UNSAFE.search(value):
+        return value
+    return _UNSAFE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", value)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from bot.messages import Outbound
 from dialogs.cart import view as view_cart
-from dialogs.context import Ctx
+from dialogs.context import Ctx, whole_number
 from dialogs.i18n import money
 from dialogs.render import cart_lines, pay_link
 from store.errors import DomainError, ErrorCode
@@ -31,8 +31,8 @@ def start(ctx: Ctx) -> list[Outbound]:
 
 
 def choose_address(ctx: Ctx) -> list[Outbound]:
-    chosen = ctx.args.get("id", "new")
-    address = ctx.shop.saved_address(int(chosen)) if chosen.isdigit() else None
+    chosen = whole_number(ctx.args.get("id"))
+    address = ctx.shop.saved_address(chosen) if chosen is not None else None
     if address is None:
         ctx.state.form = {}
         return _next(ctx)

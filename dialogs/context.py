@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,11 +52,17 @@ class Ctx:
 
     def int_arg(self, name: str) -> int | None:
         """A whole-number argument from a button, or an entity from free text."""
-        raw = self.args.get(name) or self.entity(name)
-        try:
-            return int(float(raw)) if raw is not None else None
-        except ValueError:
-            return None
+        return whole_number(self.args.get(name) or self.entity(name))
+
+
+def whole_number(raw: str | None, scale: int = 1) -> int | None:
+    """A number someone sent ("2", "2.0"), times `scale`, or None for anything else: "inf",
+    "1e400", "nan" and "²" (a digit to str.isdigit, but not a number) included."""
+    try:
+        number = float(raw) * scale if raw is not None else math.nan
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) else None
 
 
 Handler = Callable[[Ctx], list[Outbound]]

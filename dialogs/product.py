@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.messages import Outbound
 from dialogs import greet
-from dialogs.context import Ctx
+from dialogs.context import Ctx, whole_number
 from dialogs.i18n import money
 from dialogs.render import name, price_text, stock_text, variant_buttons, variant_label
 from store.carts import MAX_LINE_QUANTITY
@@ -14,10 +14,10 @@ from store.models import Product, Variant
 
 
 def _product_arg(ctx: Ctx) -> Product:
-    try:
-        return ctx.shop.product(int(ctx.args.get("p", "")))
-    except ValueError:
-        raise DomainError(ErrorCode.UNKNOWN_PRODUCT) from None
+    product_id = whole_number(ctx.args.get("p"))
+    if product_id is None:
+        raise DomainError(ErrorCode.UNKNOWN_PRODUCT)
+    return ctx.shop.product(product_id)
 
 
 def _product_in_context(ctx: Ctx) -> Product | None:

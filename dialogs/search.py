@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 
 from bot.messages import Outbound
-from dialogs.context import Ctx
+from dialogs.context import Ctx, whole_number
 from dialogs.render import product_card
 from store.search import SearchQuery
 
@@ -14,8 +14,7 @@ _FILTERS = ("category", "brand", "color", "size", "price_min", "price_max")
 
 def _query_from_entities(ctx: Ctx) -> SearchQuery:
     def yuan(kind: str) -> int | None:
-        value = ctx.entity(kind)
-        return int(float(value) * 100) if value else None
+        return whole_number(ctx.entity(kind), scale=100)  # minor units
 
     return SearchQuery(
         text=ctx.text,

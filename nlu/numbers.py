@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _CN_DIGITS = {
@@ -112,11 +113,15 @@ def en_to_int(text: str) -> int | None:
 
 
 def to_number(text: str) -> float | None:
-    """Any of the spellings above as a number; None if it is not one."""
+    """Any of the spellings above as a number; None if it is not one (or too big for one)."""
     t = text.strip().replace(",", "")
     if m := re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kK]?)", t):
-        return float(m.group(1)) * (1000 if m.group(2) else 1)
+        return _finite(float(m.group(1)) * (1000 if m.group(2) else 1))
     if (n := cn_to_int(t)) is not None:
-        return float(n)
+        return _finite(float(n))
     n = en_to_int(t)
-    return float(n) if n is not None else None
+    return _finite(float(n)) if n is not None else None
+
+
+def _finite(number: float) -> float | None:
+    return number if math.isfinite(number) else None

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.errors import DomainError, ErrorCode
-from store.models import Meta, Product, Variant
+from store.models import MAX_ID, Meta, Product, Variant
 
 _VERSION_KEY = "catalog_version"
 
@@ -21,7 +21,7 @@ class Category:
 
 
 def product_by_id(session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id)
+    product = session.get(Product, product_id) if 0 < product_id <= MAX_ID else None
     if product is None or not product.active:
         raise DomainError(ErrorCode.UNKNOWN_PRODUCT)
     return product

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from store import outbox
 from store.errors import DomainError, ErrorCode
-from store.models import Address, ChannelIdentity, Customer
+from store.models import MAX_ID, Address, ChannelIdentity, Customer
 
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
 _INTERNATIONAL = re.compile(r"^(?:\+|00)([1-9]\d{7,14})$")
@@ -136,7 +136,7 @@ def saved_addresses(session: Session, customer_id: int) -> list[Address]:
 
 
 def get_address(session: Session, customer_id: int, address_id: int) -> Address | None:
-    address = session.get(Address, address_id)
+    address = session.get(Address, address_id) if 0 < address_id <= MAX_ID else None
     return address if address and address.customer_id == customer_id else None
 
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from store.errors import DomainError, ErrorCode
 from store.models import Order, OrderStatus, Payment, PaymentNotification, PaymentStatus
 
 log = logging.getLogger(__name__)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe makes
 PAY_BY_MARGIN = timedelta(minutes=1)
 # Outcomes of a genuine (signed) notification that must not count as accepted: the provider
 # is told no, and the money is not captured.
@@ -42,6 +44,19 @@ class Notification:
     currency: str
     succeeded: bool
     sign_type: str = ""
+
+    def __post_init__(self) -> None:
+        # Signed is not the same as well-formed: what we store must fit its column (and a NUL
+        # byte fits no PostgreSQL text).
+        fits = (
+            0 < len(self.notify_id) <= 128
+            and len(self.provider_ref) <= 128
+            and "\x00" not in self.notify_id + self.provider_ref
+            and _TOKEN.fullmatch(self.payment_token)
+            and len(self.currency) == 3
+        )
+        if not fits:
+            raise DomainError(ErrorCode.BAD_NOTIFICATION, reason="malformed")
 
 
 class PaymentProvider(Protocol):
@@ -90,7 +105,8 @@ def check_payable(
 ) -> None:
     """Just before the customer's money moves (Telegram's pre-checkout): is this payment still
     for an unpaid order, with its stock still reserved, at the same amount? DomainError if not."""
-    payment = session.scalars(select(Payment).filter_by(token=token, provider=provider)).first()
+    payment = payment_by_token(session, token)
+    payment = payment if payment and payment.provider == provider else None
     order = session.get(Order, payment.order_id) if payment else None
     if payment is None or order is None:
         raise DomainError(ErrorCode.UNKNOWN_PAYMENT)
@@ -106,6 +122,9 @@ def check_payable(
 
 
 def payment_by_token(session: Session, token: str) -> Payment | None:
+    """The payment a pay link names; a token that cannot be ours is not looked up."""
+    if not _TOKEN.fullmatch(token):
+        return None
     return session.scalars(select(Payment).filter_by(token=token)).first()
 
 
