@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 ACTIONS = (
     "start", "help", "detail", "pick", "variant", "add", "view_cart", "qty", "rm", "clear",
@@ -62,7 +61,8 @@ def payload(r: random.Random) -> str:
     action = r.choice(ACTIONS)
     if r.random() < 0.1:
         return text(r)[:200]
-    return f"{action}?{urlencode(args)}" if args else action
+    query = "&".join(f"{k}={v}" for k, v in args.items())  # raw: quoting is optional too
+    return f"{action}?{query}" if args else action
 
 
 def _arg(r: random.Random) -> str:
@@ -139,3 +139,142 @@ _JSON = {"content-type": "application/json"}
 
 def _json(value: object) -> bytes:
     return json.dumps(value).encode()  # ASCII escapes keep lone surrogates expressible
+
+
+# ---- Telegram: authenticated updates of every shape ------------------------------------
+
+TELEGRAM_IDS = (1001, 1002, 1003, 2**52, -5, 0, "1001", None, 2**64, 1.5, "x")
+
+
+def _telegram_user(r: random.Random) -> dict[str, object]:
+    uid = r.choice(TELEGRAM_IDS) if r.random() < 0.2 else r.choice((1001, 1002, 1003))
+    name = text(r)[:80] if r.random() < 0.5 else "Li"
+    return {"id": uid, "is_bot": False, "first_name": name, "language_code": r.choice(["zh", "en"])}
+
+
+def _telegram_message(r: random.Random, user: dict[str, object]) -> dict[str, object]:
+    chat_type = r.choice(["private"] * 6 + ["group", "channel", "", 3])
+    message: dict[str, object] = {
+        "message_id": r.randint(1, 10**6),
+        "date": r.choice([1_700_000_000, -1, 2**40]),
+        "chat": {"id": user["id"], "type": chat_type},
+        "from": user,
+    }
+    kind = r.choice(["text", "text", "text", "photo", "contact", "paid", "command"])
+    if kind == "text":
+        message["text"] = text(r)
+    elif kind == "command":
+        message["text"] = r.choice(["/start", "/start p", "/lang", "/orders", "/x"]) + _arg(r)
+    elif kind == "photo":
+        message["photo"] = [
+            {"file_id": text(r)[:60], "file_unique_id": "u", "width": 1, "height": 1}
+        ]
+        message["caption"] = text(r)
+    elif kind == "contact":
+        message["contact"] = {
+            "phone_number": text(r)[:40],
+            "first_name": "Li",
+            "user_id": user["id"],
+        }
+    else:
+        message["successful_payment"] = _telegram_paid(r)
+    return message
+
+
+def _telegram_paid(r: random.Random) -> dict[str, object]:
+    return {
+        "currency": r.choice(["CNY", "", "XX\x00"]),
+        "total_amount": r.choice([1, -1, 2**63, 0]),
+        "invoice_payload": r.choice(["", "t" * 200, text(r)[:80]]),
+        "telegram_payment_charge_id": r.choice(["c1", "c" * 300, ""]),
+        "provider_payment_charge_id": "p",
+    }
+
+
+def telegram_update(r: random.Random, update_id: int) -> bytes:
+    """One update as Telegram would POST it (or not quite), for an authenticated webhook."""
+    user = _telegram_user(r)
+    kind = r.choice(
+        ["message"] * 4 + ["callback_query", "pre_checkout_query", "my_chat_member", "x"]
+    )
+    body: dict[str, object] = {"update_id": update_id}
+    if kind == "message":
+        body["message"] = _telegram_message(r, user)
+    elif kind == "callback_query":
+        body["callback_query"] = {
+            "id": str(r.randint(1, 10**9)),
+            "from": user,
+            "chat_instance": "1",
+            "data": r.choice([payload(r), "L|" + payload(r), "Q|" + payload(r), text(r)]),
+            "message": _telegram_message(r, user) if r.random() < 0.7 else None,
+        }
+    elif kind == "pre_checkout_query":
+        paid = _telegram_paid(r)
+        body["pre_checkout_query"] = {"id": "q1", "from": user, **paid}
+    elif kind == "my_chat_member":
+        member = {"user": user, "status": r.choice(["kicked", "member", "weird"])}
+        chat = {"id": user["id"], "type": "private"}
+        change = {"chat": chat, "from": user, "date": 1, "old_chat_member": member}
+        body["my_chat_member"] = change | {"new_chat_member": member}
+    else:
+        body[text(r)[:20]] = json_value(r)
+    if r.random() < 0.2:
+        body[r.choice(list(body))] = json_value(r)  # anything where anything else belongs
+    return _json(body)
+
+
+# ---- WeChat: signed pushes of every shape -------------------------------------------------
+
+WECHAT_TYPES = ("text", "image", "voice", "video", "location", "link", "event", "shortvideo", "?")
+WECHAT_EVENTS = ("subscribe", "unsubscribe", "CLICK", "SCAN", "VIEW", "TEMPLATESENDJOBFINISH", "")
+
+
+def wechat_push(r: random.Random, app_id: str) -> str:
+    """The XML of one push (text, picture, voice, menu click, scan...), fields gone astray."""
+    fields: dict[str, object] = {
+        "ToUserName": app_id,
+        "FromUserName": r.choice(["o_fuzz1", "o_fuzz2", text(r)[:40], ""]),
+        "CreateTime": r.choice([1_700_000_000, 0, -1, 2**70, "now"]),
+        "MsgType": r.choice(WECHAT_TYPES),
+        "MsgId": r.choice([r.randint(1, 2**63), r.randint(1, 2**63), -1, 2**80, "id"]),
+    }
+    extra = {
+        "Content": text(r),
+        "Recognition": text(r),
+        "MediaId": text(r)[:40],
+        "PicUrl": "http://x/" + text(r)[:20],
+        "Event": r.choice(WECHAT_EVENTS),
+        "EventKey": r.choice([payload(r), "qrscene_" + _arg(r), _arg(r), text(r)[:40]]),
+        "bizmsgmenuid": _arg(r),
+        "Location_X": _arg(r),
+    }
+    for name in r.sample(list(extra), r.randint(0, 4)):
+        fields[name] = extra[name]
+    if r.random() < 0.1:
+        return r.choice(["<xml>", "", "<xml><a>" * 200, "not xml", "<?xml version='1.0'?><x/>"])
+    return "<xml>" + "".join(f"<{k}><![CDATA[{_cdata(v)}]]></{k}>" for k, v in fields.items())
+
+
+def _cdata(value: object) -> str:
+    return str(value).replace("]]>", "]]]]><![CDATA[>")
+
+
+def wechat_pay_notification(r: random.Random, known: list[str], app_id: str, mch_id: str) -> dict:
+    """The fields of a WeChat Pay result notification (the caller signs them)."""
+    fields: dict[str, object] = {
+        "return_code": r.choice(["SUCCESS", "FAIL", ""]),
+        "result_code": r.choice(["SUCCESS", "FAIL"]),
+        "appid": r.choice([app_id, "wx_other"]),
+        "mch_id": r.choice([mch_id, "999"]),
+        "nonce_str": text(r)[:32],
+        "out_trade_no": r.choice([*known, "", "n" * 200]) if known else "none",
+        "transaction_id": r.choice([str(r.randint(1, 10**28)), "t" * 300, "", "\x00"]),
+        "total_fee": r.choice([1, 100, -1, 2**63, "1.5", ""]),
+        "fee_type": r.choice(["CNY", "USD", ""]),
+        "openid": text(r)[:40],
+        "time_end": r.choice(["20261129120000", "", "x"]),
+        "trade_type": r.choice(["NATIVE", "JSAPI", ""]),
+    }
+    for name in r.sample(list(fields), r.randint(0, 2)):
+        fields[name] = str(json_value(r))[:300]
+    return fields
