@@ -8,9 +8,11 @@ import inspect
 from bot import logs
 from bot.config import Settings
 from dialogs.i18n import t
+from tests.e2e.conftest import run_chatshop
 from tests.e2e.test_telegram import PROVIDER_TOKEN, SECRET, shop_until_order_placed, telegram_shop
 from tests.e2e.test_wechat import AES_KEY, buy, has, paid_text, wechat_shop
-from tests.fakes.wechat import FakeWeChat
+from tests.fakes.telegram import running_fake_telegram
+from tests.fakes.wechat import FakeWeChat, running_fake_wechat
 from tests.fakes.wechat_pay import FakeWeChatPay
 
 BOT_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # shaped like a real one
@@ -84,3 +86,31 @@ def test_a_wechat_purchase_logs_no_secret_key_or_personal_data(
     assert leaks(log, WECHAT_SECRET, WECHAT_TOKEN, AES_KEY, PAY_KEY) == []
     assert leaks(log, PHONE, NAME, ADDRESS, "世纪大道", user.openid) == []
     assert leaks(log, t("zh", "checkout.ask_name")) == []  # nor what the bot said
+
+
+def test_the_cli_at_debug_prints_no_token_or_secret(tmp_path) -> None:
+    with running_fake_telegram(token=BOT_TOKEN) as fake:
+        telegram = {
+            "CHATSHOP_LOG_LEVEL": "DEBUG",
+            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "TELEGRAM_API_BASE_URL": fake.url,
+            "TELEGRAM_WEBHOOK_URL": "https://shop.example/webhooks/telegram",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        }
+        result = run_chatshop(tmp_path, "telegram", "set-webhook", env=telegram)
+    assert result.returncode == 0, result.stderr
+    assert leaks(result.stdout + result.stderr, BOT_TOKEN, SECRET) == []
+
+    with running_fake_wechat() as wechat:
+        env = {
+            "CHATSHOP_LOG_LEVEL": "DEBUG",
+            "WECHAT_APP_ID": wechat.app_id,
+            "WECHAT_APP_SECRET": wechat.app_secret,
+            "WECHAT_TOKEN": wechat.token,
+            "WECHAT_API_BASE_URL": wechat.url,
+        }
+        result = run_chatshop(tmp_path, "wechat", "menu", env=env)
+        access_tokens = [issued.token for issued in wechat.tokens_issued]
+    assert result.returncode == 0, result.stderr
+    assert "new WeChat access token" in result.stderr  # our INFO line is there
+    assert access_tokens and leaks(result.stderr, wechat.app_secret, *access_tokens) == []
