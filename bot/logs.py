@@ -61,6 +61,7 @@ TELLING = frozenset({
     "store.errors.DomainError", "store.wechat_pay.WeChatPayError", "bot.channels.wechat.Rejected",
 })  # fmt: skip
 WITHHELD = "(message withheld: it may contain customer data)"
+UNRENDERABLE = "it could not be rendered and checked for secrets"
 CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
@@ -100,6 +101,14 @@ class Redactor(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
+            self._mask(record)
+        except Exception:  # a log call must never raise, nor print what it could not check
+            record.msg, record.args = f"{record.levelname} line withheld: {UNRENDERABLE}", None
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+    def _mask(self, record: logging.LogRecord) -> None:
+        try:
             message = record.getMessage()
         except Exception:  # arguments that do not fit the message: they may be anything
             message = f"{record.msg} (arguments left out: they do not fit the message)"
@@ -110,7 +119,6 @@ class Redactor(logging.Filter):
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
-        return True
 
 
 class LibraryWarningsOnly(logging.Filter):
@@ -203,5 +211,8 @@ def _last_line(error: BaseException) -> str:
         else f"{kind.__module__}.{kind.__qualname__}"
     )
     telling = any(f"{k.__module__}.{k.__qualname__}" in TELLING for k in kind.__mro__)
-    text = str(error) if telling else WITHHELD
+    try:
+        text = str(error) if telling else WITHHELD
+    except Exception:  # a broken __str__
+        text = "(unprintable message)"
     return f"{name}: {text}\n" if text else f"{name}\n"

@@ -159,3 +159,28 @@ def test_redact_masks_text_printed_outside_the_log(log) -> None:
     assert logs.redact(f"WeChat refused: {URL}?secret={APP_SECRET}") == (
         "WeChat refused: https://api.telegram.org/bot***/sendMessage?secret=***"
     )
+
+
+def test_a_value_that_cannot_be_printed_is_left_out(log) -> None:
+    class Broken:
+        def __str__(self) -> str:
+            raise RuntimeError(f"secret {TOKEN}")
+
+    logging.getLogger("bot.test").warning("value: %s", Broken())  # must not raise
+    printed = log.getvalue()
+    assert TOKEN not in printed and "WARNING bot.test: value: %s (arguments left out" in printed
+
+
+def test_a_line_that_cannot_be_checked_is_withheld_and_the_caller_carries_on(
+    log, monkeypatch
+) -> None:
+    def broken(error: BaseException) -> str:
+        raise RuntimeError("a bug in the renderer")
+
+    monkeypatch.setattr(logs, "describe", broken)
+    try:
+        raise OSError(f"cannot reach {URL}")
+    except OSError:
+        logging.getLogger("bot.test").exception("delivery failed")  # must not raise
+    printed = log.getvalue()
+    assert TOKEN not in printed and "ERROR bot.test: ERROR line withheld" in printed
