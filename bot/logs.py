@@ -34,7 +34,7 @@ QUIET = (
 SECRET_SETTINGS = (
     "telegram_bot_token", "telegram_webhook_secret", "telegram_payment_provider_token",
     "wechat_app_secret", "wechat_token", "wechat_aes_key", "wechat_pay_api_key",
-    "sandbox_secret",
+    "sandbox_secret", "secret_key",
 )  # fmt: skip
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words all over the log
 _KEYS = (
@@ -45,7 +45,7 @@ PATTERNS = (
     (re.compile(r"\d{3,}:[A-Za-z0-9_-]{35,}"), MASK),  # a Telegram bot token, anywhere
     # name=value in a query string, 'name': 'value' in a dict, "name": "value" in JSON
     (re.compile(rf"(?i)\b({_KEYS})(=|['\"]?\s*:\s*['\"]?)[^&\s'\",}}<]+"), rf"\1\2{MASK}"),
-    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{MASK}@"),  # a password in a URL
+    (re.compile(r"(://[^/\s:@]*:)[^/\s@]+@"), rf"\1{MASK}@"),  # a password in a URL
     (re.compile(r"(?<![\d+])(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)"), MASK),  # a mainland mobile
     (re.compile(r"\+\d{8,15}(?!\d)"), MASK),  # an international phone number
 )
@@ -78,7 +78,7 @@ def remember_secret(value: str) -> None:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    return [getattr(settings, name) for name in SECRET_SETTINGS]
+    return [str(getattr(settings, name, "") or "") for name in SECRET_SETTINGS]
 
 
 class Redactor(logging.Filter):

@@ -83,6 +83,7 @@ def test_configured_secrets_are_masked_as_they_are_and_url_encoded(log) -> None:
         "{'url': 'https://shop/hook', 'secret_token': 'XYZ123secret'}",
         '{"access_token": "XYZ123secret", "expires_in": 7200}',
         "postgresql+psycopg://shop:XYZ123secret@db:5432/shop",
+        "redis://:XYZ123secret@cache:6379/0",
     ],
 )
 def test_secret_shaped_parameters_are_masked(log, line: str) -> None:
