@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
+from bot import logs
 from bot.config import Settings
 
 SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
@@ -23,11 +23,7 @@ def main() -> None:
         problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
         click.echo(f"Configuration problem: {problems}", err=True)
         sys.exit(2)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for chatty in ("alembic", "apscheduler"):  # per-tick and per-plugin INFO lines drown the log
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    logs.configure(settings)
 
 
 @main.group()
@@ -216,7 +212,7 @@ def telegram_set_webhook() -> None:
     try:
         info = asyncio.run(set_webhook(settings))
     except TelegramError as error:
-        click.echo(f"Telegram refused: {error}", err=True)
+        click.echo(f"Telegram refused: {logs.redact(str(error))}", err=True)
         sys.exit(1)
     click.echo(f"webhook set to {info['url']} ({info['pending_update_count']} updates pending)")
 
@@ -244,7 +240,7 @@ def wechat_menu() -> None:
     try:
         menu = push_menu(settings, make_session_factory(engine))
     except (WeChatClientException, OSError) as error:
-        click.echo(f"WeChat refused the menu: {error}", err=True)
+        click.echo(f"WeChat refused the menu: {logs.redact(str(error))}", err=True)
         sys.exit(1)
     finally:
         engine.dispose()
@@ -286,7 +282,14 @@ def _serve(settings: Settings, demo: bool = False) -> None:
     if settings.wechat_app_id:
         click.echo(f"  WeChat:    {settings.base_url}/webhooks/wechat")
     click.echo("")
-    uvicorn.run(create_app(app), host=settings.host, port=settings.port, log_level="warning")
+    # log_config=None: uvicorn's lines go through our handler (and its redaction), not its own
+    uvicorn.run(
+        create_app(app),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

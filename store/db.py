@@ -10,11 +10,15 @@ from sqlalchemy.pool import StaticPool
 
 
 def make_engine(url: str) -> Engine:
-    """Build an engine; SQLite gets WAL, a busy timeout and write-serialising transactions."""
+    """Build an engine; SQLite gets WAL, a busy timeout and write-serialising transactions.
+    Statement parameters (customers' names, phones, addresses) stay out of error messages,
+    and so out of the log (hide_parameters)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(
+            url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        )
     memory = url in ("sqlite://", "sqlite:///:memory:")
     if not memory:
         Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -22,6 +26,7 @@ def make_engine(url: str) -> Engine:
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
         poolclass=StaticPool if memory else None,
+        hide_parameters=True,
     )
     _sqlite_immediate_transactions(engine, wal=not memory)
     return engine

@@ -184,7 +184,8 @@ def free_port() -> int:
 def serve_in_thread(asgi_app: Any, port: int) -> Iterator[str]:
     """Run an ASGI app with uvicorn on 127.0.0.1:`port` for the block; yields its base URL."""
     server = uvicorn.Server(
-        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning")
+        # log_config=None: its lines reach the root logger, where tests (and bot.logs) see them
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

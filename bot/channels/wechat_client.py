@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wechatpy import WeChatClient
 from wechatpy.exceptions import APILimitedException, WeChatClientException
 
+from bot.logs import remember_secret
 from store.models import PlatformToken, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class WeChatApi(WeChatClient):
             row = session.get(PlatformToken, self._key)
             if row and self._fresh(row):
                 self._cached = row
+                remember_secret(row.token)
                 return row.token
         return self._refresh(stale=row.token if row else "")
 
@@ -88,9 +90,11 @@ class WeChatApi(WeChatClient):
             row = self._lock_row(session)
             if row.token != stale and self._fresh(row):
                 self._cached = row
+                remember_secret(row.token)
                 return row.token  # another thread or process refreshed while we waited
             # Fetched while holding the row lock, so nobody else fetches; a failure rolls back.
             row.token, expires_in = self._fetch_token()
+            remember_secret(row.token)  # masked wherever a log line would print it
             row.expires_at = utcnow() + timedelta(seconds=expires_in)
             log.info("new WeChat access token for %s, valid %ss", self.appid, expires_in)
         self._cached = row

@@ -98,9 +98,10 @@ class WeChatSender:
             try:
                 done = self._deliver(row)
             except Exception as error:  # a bug must not lose the row: its lease runs out
-                log.exception("wechat delivery crashed")
+                log.exception("wechat delivery of outbox %s crashed", row.outbox_id)
                 done = False
-                dispatcher.failed(self.sessions, row, repr(error), utcnow())
+                # the type only: a bug's message may quote the push (a name, an address)
+                dispatcher.failed(self.sessions, row, type(error).__name__, utcnow())
             if not done:
                 dispatcher.release(self.sessions, group[i + 1 :], utcnow())
                 return

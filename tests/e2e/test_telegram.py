@@ -71,9 +71,10 @@ def telegram_shop(
     *,
     webhook: bool,
     before_start: Callable[[FakeTelegram], None] = lambda fake: None,
+    fake_kw: dict | None = None,
     **more: object,
 ) -> Iterator[TelegramShop]:
-    with running_fake_telegram() as fake:
+    with running_fake_telegram(**(fake_kw or {})) as fake:
         before_start(fake)
         port = free_port()
         settings = sample_shop_settings(
