@@ -27,6 +27,13 @@ from store.models import Order, OrderStatus, Payment, PaymentNotification, Payme
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe makes
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # no database text holds a NUL or half a pair
+
+
+def _storable(text: str) -> bool:
+    return not _UNSTORABLE.search(text)
+
+
 PAY_BY_MARGIN = timedelta(minutes=1)
 # Outcomes of a genuine (signed) notification that must not count as accepted: the provider
 # is told no, and the money is not captured.
@@ -51,7 +58,7 @@ class Notification:
         fits = (
             0 < len(self.notify_id) <= 128
             and len(self.provider_ref) <= 128
-            and "\x00" not in self.notify_id + self.provider_ref
+            and _storable(self.notify_id + self.provider_ref)
             and _TOKEN.fullmatch(self.payment_token)
             and len(self.currency) == 3
         )

@@ -266,15 +266,20 @@ def wechat_pay_notification(r: random.Random, known: list[str], app_id: str, mch
         "result_code": r.choice(["SUCCESS", "FAIL"]),
         "appid": r.choice([app_id, "wx_other"]),
         "mch_id": r.choice([mch_id, "999"]),
-        "nonce_str": text(r)[:32],
+        "nonce_str": _xml_text(r)[:32],
         "out_trade_no": r.choice([*known, "", "n" * 200]) if known else "none",
         "transaction_id": r.choice([str(r.randint(1, 10**28)), "t" * 300, "", "\x00"]),
         "total_fee": r.choice([1, 100, -1, 2**63, "1.5", ""]),
         "fee_type": r.choice(["CNY", "USD", ""]),
-        "openid": text(r)[:40],
+        "openid": _xml_text(r)[:40],
         "time_end": r.choice(["20261129120000", "", "x"]),
         "trade_type": r.choice(["NATIVE", "JSAPI", ""]),
     }
     for name in r.sample(list(fields), r.randint(0, 2)):
-        fields[name] = str(json_value(r))[:300]
+        fields[name] = _xml_text(r) if r.random() < 0.5 else str(r.randint(-(2**70), 2**70))
     return fields
+
+
+def _xml_text(r: random.Random) -> str:
+    """Text an XML document can carry (no lone surrogates), NUL and all."""
+    return "".join(c for c in text(r) if not "\ud800" <= c <= "\udfff")

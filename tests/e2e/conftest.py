@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.bootstrap import App, bootstrap
 from bot.config import Settings
@@ -113,3 +115,45 @@ def run_chatshop(
         env=env,
         timeout=300,
     )
+
+
+# ---- fuzzing: examples per surface, and every traceback the server logs ------------------
+
+EXAMPLES = int(os.environ.get("CHATSHOP_FUZZ_EXAMPLES", "1500"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,  # the same inputs on every run: CI failures reproduce
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+UNLIMITED = {
+    "rate_limit_ip": "1000000/second",
+    "rate_limit_messages": "1000000/second",
+    "rate_limit_polls": "1000000/second",
+}
+
+
+class Tracebacks(logging.Handler):
+    """Every log record that carries an exception, from any logger of the server."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or record.levelno >= logging.ERROR:
+            self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def tracebacks() -> Iterator[Tracebacks]:
+    handler = Tracebacks()
+    logging.getLogger().addHandler(handler)
+    yield handler
+    logging.getLogger().removeHandler(handler)
+
+
+def no_errors(tracebacks: Tracebacks) -> None:
+    found = [f"{r.name}: {r.getMessage()[:200]}" for r in tracebacks.records]
+    tracebacks.records.clear()
+    assert found == []

@@ -16,7 +16,7 @@ from bot.channels.telegram import SECRET_HEADER
 from store.models import Payment
 from store.uow import UnitOfWork
 from tests import fuzzing
-from tests.e2e.test_fuzz_web import FUZZ, no_errors, tracebacks  # noqa: F401 — a fixture
+from tests.e2e.conftest import FUZZ, no_errors
 from tests.e2e.test_telegram import SECRET, TelegramShop, telegram_shop
 from tests.e2e.test_wechat import WeChatShop, wechat_shop
 from tests.fakes.wechat_pay import pay_signature, to_xml

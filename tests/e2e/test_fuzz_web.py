@@ -6,15 +6,13 @@ CHATSHOP_FUZZ_EXAMPLES sets the examples per surface (CI: the default); bench/fu
 
 from __future__ import annotations
 
-import logging
-import os
 import random
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -24,32 +22,14 @@ from store.models import Order, OrderStatus, Payment, PaymentStatus
 from store.uow import UnitOfWork
 from tests import fuzzing
 from tests.conftest import free_port, serve_in_thread
-from tests.e2e.conftest import LiveShop, WebChatCustomer, sample_shop_settings
-
-EXAMPLES = int(os.environ.get("CHATSHOP_FUZZ_EXAMPLES", "1500"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,  # the same inputs on every run: CI failures reproduce
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+from tests.e2e.conftest import (
+    FUZZ,
+    UNLIMITED,
+    LiveShop,
+    WebChatCustomer,
+    no_errors,
+    sample_shop_settings,
 )
-UNLIMITED = {
-    "rate_limit_ip": "1000000/second",
-    "rate_limit_messages": "1000000/second",
-    "rate_limit_polls": "1000000/second",
-}
-
-
-class Tracebacks(logging.Handler):
-    """Every log record that carries an exception, from any logger of the server."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.records.append(record)
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +40,6 @@ def fuzz_shop(sample_db, tmp_path_factory, interpreter) -> Iterator[LiveShop]:
     with serve_in_thread(create_app(app), port) as url:
         yield LiveShop(url, app)
     app.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def tracebacks() -> Iterator[Tracebacks]:
-    handler = Tracebacks()
-    logging.getLogger().addHandler(handler)
-    yield handler
-    logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +56,6 @@ def send(http: httpx.Client, request: fuzzing.Request) -> httpx.Response:
         headers=request.headers,
         params=request.params,
     )
-
-
-def no_errors(tracebacks: Tracebacks) -> None:
-    found = [f"{r.name}: {r.getMessage()[:200]}" for r in tracebacks.records]
-    tracebacks.records.clear()
-    assert found == []
 
 
 @FUZZ
