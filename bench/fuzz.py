@@ -88,6 +88,12 @@ class Shop:
     def tracebacks(self) -> int:
         return self.log.read_text("utf-8", "replace").count("Traceback")
 
+    def show_tracebacks(self, skip: int, limit: int = 3) -> None:
+        """The first new tracebacks' last lines, on stderr, to say what broke."""
+        parts = self.log.read_text("utf-8", "replace").split("Traceback")[1 + skip :]
+        for part in parts[:limit]:
+            print("Traceback" + "\n".join(part.splitlines()[-12:]), file=sys.stderr)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -240,6 +246,7 @@ def fuzz(db_url: str, label: str, n: int, surfaces: list[str], seed: int) -> Non
                 merge(tally, part)
             shop.ensure_running()
             print(json.dumps(report(label, name, tally, shop, before, began)), flush=True)
+            shop.show_tracebacks(before)
 
 
 def merge(into: Tally, part: Tally) -> None:

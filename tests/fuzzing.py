@@ -110,7 +110,7 @@ def chat_message(r: random.Random) -> Request:
 
 
 def chat_history(r: random.Random) -> Request:
-    after = r.choice([*NUMBERISH, str(r.randint(-(2**70), 2**70)), text(r)[:20]])
+    after = r.choice([*NUMBERISH, str(r.randint(-(2**70), 2**70)), _xml_text(r)[:20]])
     return Request("GET", "/chat/api/messages", params={"after": after})
 
 
