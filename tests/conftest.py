@@ -40,7 +40,7 @@ PG_URL = os.environ.get("CHATSHOP_TEST_DATABASE_URL")
 
 def load_catalog(sessions: sessionmaker[Session], path: Path, media: Path) -> None:
     with UnitOfWork(sessions) as uow:
-        import_rows(uow.session, read_catalog(path), path.parent, media)
+        import_rows(uow.session, read_catalog(path), media)
         uow.commit()
 
 
