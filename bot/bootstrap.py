@@ -3,7 +3,6 @@ import time."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.gateway import Gateway
+from bot.secret_files import read_or_create_secret
 from dialogs.engine import DialogEngine
 from nlu.embedded import EmbeddedInterpreter
 from nlu.rasa import RasaInterpreter
@@ -65,11 +65,7 @@ def sandbox_secret(settings: Settings) -> bytes:
     if settings.sandbox_secret:
         return settings.sandbox_secret.encode()
     path = Path(settings.data_dir) / "sandbox.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    return read_or_create_secret(path, public_dir=Path(settings.media_dir))
 
 
 def bootstrap(settings: Settings, interpreter: EmbeddedInterpreter | None = None) -> App:
