@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import shutil
 import socket
+import ssl
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,11 +56,13 @@ class RemoteImageFetcher:
         resolve: Resolver = resolve,
         allow: Callable[[IPAddress], bool] = is_public,
         clock: Callable[[], float] = time.monotonic,
+        trust: ssl.SSLContext | None = None,
     ) -> None:
+        """`trust`: the certificate authorities to trust (default: the system's)."""
         self._timeout_s, self._resolve, self._allow, self._clock = timeout_s, resolve, allow, clock
         self._staging = Path(tempfile.mkdtemp(prefix="chatshop-pictures-"))  # private (0700)
         # No proxy from the environment: the connection must go to the address we checked.
-        self._http = httpx.Client(trust_env=False, follow_redirects=False)
+        self._http = httpx.Client(trust_env=False, follow_redirects=False, verify=trust or True)
 
     def __enter__(self) -> RemoteImageFetcher:
         return self
@@ -70,7 +73,11 @@ class RemoteImageFetcher:
 
     def fetch(self, url: str) -> CheckedImage:
         """The picture at `url`, downloaded to a private folder and checked."""
-        data = self._download(httpx.URL(url), self._clock() + self._timeout_s)
+        try:
+            start = httpx.URL(url)
+        except httpx.InvalidURL:
+            raise ImageProblem("is not a valid address") from None
+        data = self._download(start, self._clock() + self._timeout_s)
         extension = check_content(data)
         digest = hashlib.sha256(data).hexdigest()
         staged = self._staging / digest
@@ -87,7 +94,8 @@ class RemoteImageFetcher:
             except httpx.TimeoutException:
                 raise self._too_slow() from None
             except (httpx.HTTPError, httpx.InvalidURL, KeyError) as error:
-                raise ImageProblem(f"could not be fetched ({type(error).__name__})") from None
+                reason = str(error)[:200] or type(error).__name__
+                raise ImageProblem(f"could not be fetched: {reason}") from None
         raise ImageProblem(f"more than {MAX_REDIRECTS} redirects")
 
     def _send(self, url: httpx.URL, deadline: float) -> httpx.Response:

@@ -85,7 +85,7 @@ def check_local(folder: Path, image: str) -> CheckedImage:
     root = folder.resolve()
     try:
         path = (root / relative).resolve(strict=True)
-    except (OSError, RuntimeError):  # missing, or a link loop
+    except (OSError, RuntimeError, ValueError):  # missing, a link loop, a NUL byte
         raise ImageProblem("file not found") from None
     if not path.is_relative_to(root):
         raise ImageProblem("is a link that leads out of the catalog's folder")

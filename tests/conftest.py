@@ -171,10 +171,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(asgi_app: Any, port: int) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on 127.0.0.1:`port` for the block; yields its base URL."""
+def serve_in_thread(asgi_app: Any, port: int, **config: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1:`port` for the block; yields its base URL.
+    `config`: more uvicorn settings (e.g. ssl_certfile and ssl_keyfile)."""
     server = uvicorn.Server(
-        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", **config)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

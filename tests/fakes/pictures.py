@@ -9,7 +9,13 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -101,11 +107,63 @@ class PictureHost:
 
 
 @contextmanager
-def running_picture_host() -> Iterator[PictureHost]:
+def running_picture_host(tls: TlsFiles | None = None) -> Iterator[PictureHost]:
+    """The host on a free port; over HTTPS with `tls`'s certificate when given."""
     host = PictureHost(port=free_port())
-    with serve_in_thread(host.app(), host.port) as url:
-        host.url = url
+    options = {"ssl_certfile": tls.cert, "ssl_keyfile": tls.key} if tls else {}
+    with serve_in_thread(host.app(), host.port, **options) as url:
+        host.url = url.replace("http:", "https:") if tls else url
         try:
             yield host
         finally:
             host.stop.set()
+
+
+@dataclass
+class TlsFiles:
+    ca: Path  # the certificate authority to trust
+    cert: Path
+    key: Path
+
+
+def tls_files(folder: Path, name: str) -> TlsFiles:
+    """A throwaway authority and a server certificate for host `name`, as PEM files."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("test authority", ca_key.public_key(), ca_key, authority=True)
+    cert = _certificate(name, key.public_key(), ca_key, issuer=ca.subject)
+    pem = serialization.Encoding.PEM
+    files = TlsFiles(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    files.ca.write_bytes(ca.public_bytes(pem))
+    files.cert.write_bytes(cert.public_bytes(pem))
+    files.key.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return files
+
+
+def _certificate(
+    name: str,
+    public_key: ec.EllipticCurvePublicKey,
+    signer: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name | None = None,
+    authority: bool = False,
+) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer or subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True)
+    )
+    if authority:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+    return builder.sign(signer, hashes.SHA256())

@@ -7,6 +7,7 @@ still refused as in production."""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +19,15 @@ from store.images import ImageProblem
 from store.importer import CatalogError, import_rows, read_catalog
 from store.models import Product
 from store.uow import UnitOfWork
-from tests.fakes.pictures import PICTURE, PictureHost, running_picture_host
+from tests.fakes.pictures import PICTURE, PictureHost, running_picture_host, tls_files
 from tests.unit.test_importer import published, row_with_image, write
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
+
+
+def is_loopback(address: IPAddress) -> bool:
+    """The test's allow rule: the picture host's address and no other private one."""
+    return address == LOOPBACK
 
 
 def resolve_images_test(host: str, port: int) -> list[IPAddress]:
@@ -44,7 +50,7 @@ def host(running_host: PictureHost) -> PictureHost:
 @pytest.fixture
 def fetcher() -> Iterator[RemoteImageFetcher]:
     with RemoteImageFetcher(
-        timeout_s=0.5, resolve=resolve_images_test, allow=lambda a: a == LOOPBACK
+        timeout_s=0.5, resolve=resolve_images_test, allow=is_loopback
     ) as fetching:
         yield fetching
 
@@ -139,7 +145,7 @@ def test_a_refused_web_picture_is_listed_with_its_row_and_nothing_is_published(
 
 
 def test_downloads_are_removed_when_the_import_is_over(host: PictureHost) -> None:
-    with RemoteImageFetcher(resolve=resolve_images_test, allow=lambda a: a == LOOPBACK) as fetcher:
+    with RemoteImageFetcher(resolve=resolve_images_test, allow=is_loopback) as fetcher:
         staged = fetcher.fetch(at(host, "/pic.png")).source
         assert staged.read_bytes() == PICTURE
     assert not staged.exists()
@@ -167,3 +173,36 @@ def test_downloads_are_removed_when_the_import_is_over(host: PictureHost) -> Non
 )
 def test_only_global_unicast_addresses_count_as_public(address: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+@pytest.fixture(scope="module")
+def tls_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PictureHost, Path]]:
+    """The picture host over HTTPS with a certificate for images.test, and its authority."""
+    files = tls_files(tmp_path_factory.mktemp("tls"), "images.test")
+    with running_picture_host(files) as running:
+        yield running, files.ca
+
+
+def test_https_checks_the_certificate_of_the_name_while_connecting_to_the_checked_address(
+    tls_host: tuple[PictureHost, Path],
+) -> None:
+    host, ca = tls_host
+    trust = ssl.create_default_context(cafile=str(ca))
+    url = f"https://images.test:{host.port}/pic.png"
+    with RemoteImageFetcher(resolve=resolve_images_test, allow=is_loopback, trust=trust) as fetcher:
+        assert fetcher.fetch(url).source.read_bytes() == PICTURE
+    # a certificate for another name is refused, although the address is the same
+    elsewhere = f"https://elsewhere.test:{host.port}/pic.png"
+    with (
+        RemoteImageFetcher(
+            resolve=lambda *_: [LOOPBACK], allow=is_loopback, trust=trust
+        ) as fetcher,
+        pytest.raises(ImageProblem, match="could not be fetched"),
+    ):
+        fetcher.fetch(elsewhere)
+    # and the system's authorities do not vouch for the test one
+    with (
+        RemoteImageFetcher(resolve=resolve_images_test, allow=is_loopback) as fetcher,
+        pytest.raises(ImageProblem, match="could not be fetched"),
+    ):
+        fetcher.fetch(url)

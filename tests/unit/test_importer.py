@@ -273,7 +273,16 @@ def test_a_remote_picture_is_kept_as_a_link_without_fetching(tmp_path: Path, ses
 
 
 @pytest.mark.parametrize(
-    "image", ["file:///etc/passwd", "ftp://example.com/a.png", "https:///a.png"]
+    "image",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/a.png",
+        "https:///a.png",
+        "http://[::1/a.png",
+        "data:image/svg+xml;utf8;<svg/onload=alert(1)>",
+        "\\\\server\\share\\a.png",
+        "images/\x00.png",
+    ],
 )
 def test_a_picture_address_that_is_not_http_is_refused(tmp_path: Path, image: str) -> None:
     problems = refused(write(tmp_path, row_with_image(image)), tmp_path / "media")
