@@ -6,11 +6,16 @@ import logging
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from store.image_fetch import RemoteImageFetcher
+    from store.importer import ImportReport
 
 SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
 
@@ -85,11 +90,15 @@ def _import(settings: Settings, file: Path, fetch_images: bool = False) -> int:
     return 0
 
 
-def _import_checked(settings: Settings, file: Path, fetcher):
+def _import_checked(
+    settings: Settings, file: Path, fetcher: RemoteImageFetcher | None
+) -> tuple[ImportReport, int]:
     from store.db import make_engine, make_session_factory
     from store.importer import import_rows, read_catalog
     from store.uow import UnitOfWork
 
+    if fetcher:
+        click.echo("Downloading the catalog's web pictures (at most 10 s each)…", err=True)
     rows = read_catalog(file, settings.currency, fetcher)
     engine = make_engine(settings.database_url)
     try:
