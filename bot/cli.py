@@ -71,11 +71,10 @@ def catalog_import(file: Path, fetch_images: bool) -> None:
 
 
 def _import(settings: Settings, file: Path, fetch_images: bool = False) -> int:
-    from store.image_fetch import RemoteImageFetcher
     from store.importer import CatalogError
 
     try:
-        with RemoteImageFetcher() if fetch_images else nullcontext() as fetcher:
+        with _fetcher() if fetch_images else nullcontext() as fetcher:
             report, count = _import_checked(settings, file, fetcher)
     except CatalogError as error:
         click.echo(f"Nothing imported: {len(error.problems)} problem(s) in {file.name}:", err=True)
@@ -88,6 +87,12 @@ def _import(settings: Settings, file: Path, fetch_images: bool = False) -> int:
         f"{report.variants_updated} updated."
     )
     return 0
+
+
+def _fetcher() -> RemoteImageFetcher:
+    from store.image_fetch import RemoteImageFetcher
+
+    return RemoteImageFetcher()
 
 
 def _import_checked(

@@ -12,17 +12,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.catalog import bump_catalog_version
-from store.image_fetch import RemoteImageFetcher
 from store.images import CheckedImage, ImageProblem, check_address, check_local, publish
 from store.lexicon import lexicon
 from store.models import Product, Variant
+
+if TYPE_CHECKING:  # httpx is loaded only when the merchant asks for web pictures
+    from store.image_fetch import RemoteImageFetcher
 
 _COLOR_OF = {form.lower(): key for key, forms in lexicon().colors.items() for form in forms}
 
