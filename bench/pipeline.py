@@ -94,7 +94,7 @@ def prepare(url: str, data_dir: Path) -> None:
     upgrade(url)
     engine = make_engine(url)
     with UnitOfWork(make_session_factory(engine)) as uow:
-        import_rows(uow.session, read_catalog(SAMPLE), SAMPLE.parent, data_dir / "media")
+        import_rows(uow.session, read_catalog(SAMPLE), data_dir / "media")
         uow.session.execute(update(Variant).values(stock=1_000_000))  # nobody runs out mid-bench
         uow.commit()
     engine.dispose()

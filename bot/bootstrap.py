@@ -3,7 +3,6 @@ import time."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from bot.channels.web_session import WebSessions
 from bot.config import Settings
 from bot.gateway import Gateway
 from bot.ratelimit import RateLimits
+from bot.secret_files import read_or_create_secret
 from dialogs.engine import DialogEngine
 from nlu.embedded import EmbeddedInterpreter
 from nlu.rasa import RasaInterpreter
@@ -69,22 +69,20 @@ def catalog_vocabulary(session: Session) -> tuple[list[tuple[str, str]], list[st
 
 
 def sandbox_secret(settings: Settings) -> bytes:
-    return _key(settings.sandbox_secret, Path(settings.data_dir) / "sandbox.key")
+    return _key(settings.sandbox_secret, settings, "sandbox.key")
 
 
 def session_secret(settings: Settings) -> bytes:
-    return _key(settings.secret_key, Path(settings.data_dir) / "secret.key")
+    return _key(settings.secret_key, settings, "secret.key")
 
 
-def _key(configured: str, path: Path) -> bytes:
-    """The configured key, or one generated once per data dir so it survives restarts."""
+def _key(configured: str, settings: Settings, name: str) -> bytes:
+    """The configured key, or one generated once per data dir (0600, never where the media
+    folder would publish it) so it survives restarts."""
     if configured:
         return configured.encode()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    path = Path(settings.data_dir) / name
+    return read_or_create_secret(path, public_dir=Path(settings.media_dir))
 
 
 def sandbox_mode(settings: Settings, demo: bool = False) -> SandboxMode:

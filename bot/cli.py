@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
 from bot import logs
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from store.image_fetch import RemoteImageFetcher
+    from store.importer import ImportReport
 
 SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
 
@@ -49,38 +55,66 @@ def catalog_group() -> None:
 
 @catalog_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def catalog_import(file: Path) -> None:
+@click.option(
+    "--fetch-images",
+    is_flag=True,
+    help="Download http(s) pictures into the media folder (public addresses only, at most "
+    "5 MB and 10 s each). Without it they stay links that browsers and Telegram load.",
+)
+def catalog_import(file: Path, fetch_images: bool) -> None:
     """Import or update products from a CSV or JSON FILE (by SKU)."""
     settings = Settings()
-    sys.exit(_import(settings, file))
+    sys.exit(_import(settings, file, fetch_images))
 
 
-def _import(settings: Settings, file: Path) -> int:
-    from store.db import make_engine, make_session_factory
-    from store.importer import CatalogError, import_rows, read_catalog
-    from store.uow import UnitOfWork
+def _import(settings: Settings, file: Path, fetch_images: bool = False) -> int:
+    from store.importer import CatalogError
 
     try:
-        rows = read_catalog(file, settings.currency)
+        with _fetcher() if fetch_images else nullcontext() as fetcher:
+            report, count = _import_checked(settings, file, fetcher)
     except CatalogError as error:
         click.echo(f"Nothing imported: {len(error.problems)} problem(s) in {file.name}:", err=True)
         for where, what in error.problems[:200]:
             click.echo(f"  {where}: {what}", err=True)
         return 1
-    engine = make_engine(settings.database_url)
-    with (
-        UnitOfWork(make_session_factory(engine)) as uow,
-        click.progressbar(length=len(rows), label=f"Importing {file.name}", file=sys.stderr) as bar,
-    ):
-        report = import_rows(uow.session, rows, file.parent, Path(settings.media_dir), bar.update)
-        uow.commit()
-    engine.dispose()
     click.echo(
-        f"Imported {len(rows)} SKUs: {report.products_created} new products, "
+        f"Imported {count} SKUs: {report.products_created} new products, "
         f"{report.products_updated} updated; {report.variants_created} new SKUs, "
         f"{report.variants_updated} updated."
     )
     return 0
+
+
+def _fetcher() -> RemoteImageFetcher:
+    from store.image_fetch import RemoteImageFetcher
+
+    return RemoteImageFetcher()
+
+
+def _import_checked(
+    settings: Settings, file: Path, fetcher: RemoteImageFetcher | None
+) -> tuple[ImportReport, int]:
+    from store.db import make_engine, make_session_factory
+    from store.importer import import_rows, read_catalog
+    from store.uow import UnitOfWork
+
+    if fetcher:
+        click.echo("Downloading the catalog's web pictures (at most 10 s each)…", err=True)
+    rows = read_catalog(file, settings.currency, fetcher)
+    engine = make_engine(settings.database_url)
+    try:
+        with (
+            UnitOfWork(make_session_factory(engine)) as uow,
+            click.progressbar(
+                length=len(rows), label=f"Importing {file.name}", file=sys.stderr
+            ) as bar,
+        ):
+            report = import_rows(uow.session, rows, Path(settings.media_dir), bar.update)
+            uow.commit()
+    finally:
+        engine.dispose()
+    return report, len(rows)
 
 
 @main.group("nlu")

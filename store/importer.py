@@ -1,27 +1,30 @@
 """Catalog import from CSV (one row per SKU) or JSON (products with nested variants).
 
-Every row is validated first; one bad row means nothing is imported and every problem is
-reported with its line (CSV) or item path (JSON). Re-importing updates products by code and
-variants by SKU."""
+Every row is validated first, its picture included (see store.images); one bad row means
+nothing is imported and every problem is reported with its line (CSV) or item path (JSON).
+Re-importing updates products by code and variants by SKU."""
 
 from __future__ import annotations
 
 import csv
 import json
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.catalog import bump_catalog_version
+from store.images import CheckedImage, ImageProblem, check_address, check_local, publish
 from store.lexicon import lexicon
 from store.models import Product, Variant
+
+if TYPE_CHECKING:  # httpx is loaded only when the merchant asks for web pictures
+    from store.image_fetch import RemoteImageFetcher
 
 _COLOR_OF = {form.lower(): key for key, forms in lexicon().colors.items() for form in forms}
 
@@ -45,6 +48,8 @@ class CatalogRow(BaseModel):
     stock: int = Field(ge=0, le=10_000_000)
     image: str = Field(default="", max_length=500)
     tags: list[str] = Field(default_factory=list)
+    # The picture to publish, once read_catalog has checked it; never taken from the file.
+    _picture: CheckedImage | None = PrivateAttr(default=None)
 
     @field_validator("price", mode="before")
     @classmethod
@@ -91,8 +96,12 @@ class CatalogError(Exception):
         self.problems = problems
 
 
-def read_catalog(path: Path, default_currency: str = "CNY") -> list[CatalogRow]:
-    """Parse and validate a whole file, or raise CatalogError listing every bad row."""
+def read_catalog(
+    path: Path, default_currency: str = "CNY", fetcher: RemoteImageFetcher | None = None
+) -> list[CatalogRow]:
+    """Parse and validate a whole file, pictures included, or raise CatalogError listing every
+    bad row. Web pictures are downloaded and checked only when a `fetcher` is given;
+    otherwise they stay links that browsers and platforms load."""
     try:
         raw = list(_raw_rows(path, default_currency))
     except (
@@ -104,6 +113,17 @@ def read_catalog(path: Path, default_currency: str = "CNY") -> list[CatalogRow]:
         TypeError,
     ) as exc:
         raise CatalogError([("file", f"cannot read {path.name}: {exc}")]) from None
+    rows, problems = _validate(raw, _Pictures(path.parent, fetcher))
+    if not raw:
+        problems.append(("file", "no products found"))
+    if problems:
+        raise CatalogError(problems)
+    return rows
+
+
+def _validate(
+    raw: list[tuple[str, dict[str, Any]]], pictures: _Pictures
+) -> tuple[list[CatalogRow], list[tuple[str, str]]]:
     rows: list[CatalogRow] = []
     problems: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
@@ -116,17 +136,40 @@ def read_catalog(path: Path, default_currency: str = "CNY") -> list[CatalogRow]:
         if row.sku in seen:
             problems.append((where, f"SKU {row.sku} already used at {seen[row.sku]}"))
             continue
-        local_image = row.image and not row.image.startswith(("http://", "https://"))
-        if local_image and not (path.parent / row.image).is_file():
-            problems.append((where, f"image file not found: {row.image}"))
+        try:
+            row._picture = pictures.check(row.image)
+        except ImageProblem as problem:
+            problems.append((where, f"image {row.image}: {problem}"))
             continue
         seen[row.sku] = where
         rows.append(row)
-    if not raw:
-        problems.append(("file", "no products found"))
-    if problems:
-        raise CatalogError(problems)
-    return rows
+    return rows, problems
+
+
+class _Pictures:
+    """Checks each distinct picture of a file once (a product's SKUs share one)."""
+
+    def __init__(self, folder: Path, fetcher: RemoteImageFetcher | None) -> None:
+        self._folder, self._fetcher = folder, fetcher
+        self._seen: dict[str, CheckedImage | str | None] = {}  # str: why it was refused
+
+    def check(self, image: str) -> CheckedImage | None:
+        if image not in self._seen:
+            try:
+                self._seen[image] = self._check(image)
+            except ImageProblem as problem:
+                self._seen[image] = str(problem)
+        found = self._seen[image]
+        if isinstance(found, str):
+            raise ImageProblem(found)
+        return found
+
+    def _check(self, image: str) -> CheckedImage | None:
+        if not image:
+            return None
+        if check_address(image):
+            return self._fetcher.fetch(image) if self._fetcher else None
+        return check_local(self._folder, image)
 
 
 def _describe(error: Any) -> str:
@@ -158,11 +201,11 @@ def _raw_rows(path: Path, default_currency: str) -> Iterable[tuple[str, dict[str
 def import_rows(
     session: Session,
     rows: list[CatalogRow],
-    source_dir: Path,
     media_dir: Path,
     progress: Callable[[int], None] = lambda n: None,
 ) -> ImportReport:
-    """Upsert validated rows in the caller's transaction and copy local images to media."""
+    """Upsert rows from read_catalog in the caller's transaction and publish their checked
+    pictures to the media folder."""
     report = ImportReport()
     products = {p.code: p for p in session.scalars(select(Product))}
     variants = {v.sku: v for v in session.scalars(select(Variant))}
@@ -176,7 +219,7 @@ def import_rows(
         elif row.product_code not in touched:
             report.products_updated += 1
         touched.add(row.product_code)
-        _fill_product(product, row, source_dir, media_dir)
+        _fill_product(product, row, media_dir)
         variant = variants.get(row.sku)
         if variant is None:
             variant = variants[row.sku] = Variant(sku=row.sku)
@@ -193,22 +236,22 @@ def import_rows(
     return report
 
 
-def _fill_product(product: Product, row: CatalogRow, source_dir: Path, media_dir: Path) -> None:
+def _fill_product(product: Product, row: CatalogRow, media_dir: Path) -> None:
     product.name_en, product.name_zh = row.name_en, row.name_zh
     product.description_en, product.description_zh = row.description_en, row.description_zh
     product.category_en, product.category_zh = row.category_en, row.category_zh
     product.brand, product.tags, product.active = row.brand, row.tags, True
-    product.image = _store_image(row.image, source_dir, media_dir)
+    product.image = _store_image(row, media_dir)
 
 
-def _store_image(image: str, source_dir: Path, media_dir: Path) -> str:
-    if not image or image.startswith(("http://", "https://")):
-        return image
-    target = media_dir / "catalog" / Path(image).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or target.stat().st_size != (source_dir / image).stat().st_size:
-        shutil.copyfile(source_dir / image, target)
-    return f"catalog/{target.name}"
+def _store_image(row: CatalogRow, media_dir: Path) -> str:
+    """The product's picture: a published copy, a web address kept as is, or none."""
+    if row._picture is None:
+        return row.image
+    try:
+        return publish(row._picture, media_dir)
+    except ImageProblem as problem:
+        raise CatalogError([("image", f"{row.image}: {problem}")]) from None
 
 
 def file_vocabulary(path: Path) -> tuple[list[tuple[str, str]], list[str], list[str]]:

@@ -41,7 +41,7 @@ PG_URL = os.environ.get("CHATSHOP_TEST_DATABASE_URL")
 
 def load_catalog(sessions: sessionmaker[Session], path: Path, media: Path) -> None:
     with UnitOfWork(sessions) as uow:
-        import_rows(uow.session, read_catalog(path), path.parent, media)
+        import_rows(uow.session, read_catalog(path), media)
         uow.commit()
 
 
@@ -181,11 +181,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(asgi_app: Any, port: int) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on 127.0.0.1:`port` for the block; yields its base URL."""
+def serve_in_thread(asgi_app: Any, port: int, **config: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1:`port` for the block; yields its base URL.
+    `config`: more uvicorn settings (e.g. ssl_certfile and ssl_keyfile)."""
     server = uvicorn.Server(
         # log_config=None: its lines reach the root logger, where tests (and bot.logs) see them
-        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+        uvicorn.Config(
+            asgi_app, host="127.0.0.1", port=port, log_level="warning", log_config=None, **config
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -24,6 +24,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.media import media_file
 from bot.channels.pacing import Pace
 from bot.channels.telegram_render import Part, Pressed, plan
 from dialogs.i18n import money, t
@@ -235,13 +236,12 @@ class TelegramSender:
         )
 
     async def _send_photo(self, chat_id: int, part: Part) -> None:
-        path = self._media / part.image
         cached = self._file_ids.get(part.image)
         if cached:
             photo: str | InputFile = cached
         elif part.image.startswith(("http://", "https://")):
-            photo = part.image
-        elif path.is_file():
+            photo = part.image  # Telegram fetches it; our server does not
+        elif path := media_file(self._media, part.image):
             photo = InputFile(path.read_bytes(), filename=path.name)
         else:
             log.warning("product image %s is missing; sending the text alone", part.image)

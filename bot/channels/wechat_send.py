@@ -21,6 +21,7 @@ import segno
 from wechatpy.exceptions import APILimitedException, WeChatClientException
 
 from bot.channels import wechat_render
+from bot.channels.media import media_file
 from bot.channels.wechat_render import WxMessage
 from dialogs.i18n import money, t
 from dialogs.notifications import REPLY
@@ -190,8 +191,8 @@ class WeChatSender:
         cached = self._media.get(image)
         if cached and cached[1] > time.monotonic():
             return cached[0]
-        path = (self.media_dir / image).resolve()
-        if "://" in image or not path.is_relative_to(self.media_dir.resolve()) or not path.exists():
+        path = media_file(self.media_dir, image)  # a web address is not fetched by us
+        if path is None:
             log.warning("no picture to send for %r", image)
             return None
         with path.open("rb") as file:

@@ -1,9 +1,11 @@
 """The `chatshop` command as a merchant runs it."""
 
+import sqlite3
 from pathlib import Path
 
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import run_chatshop
+from tests.fakes.pictures import running_picture_host
 from tests.fakes.telegram import running_fake_telegram
 from tests.fakes.wechat import running_fake_wechat
 
@@ -96,3 +98,51 @@ def test_wechat_menu_pushes_the_shop_menu_in_chinese(tmp_path) -> None:
         failed = run_chatshop(tmp_path / "other", "wechat", "menu", env=wrong)
         assert failed.returncode == 1 and "WeChat refused" in failed.stderr
         assert "not-the-secret" not in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_catalog_import_publishes_no_file_from_outside_the_catalog_folder(tmp_path) -> None:
+    # given a supplier's catalog that names secrets beside it and on the system
+    assert chatshop(tmp_path, "db", "upgrade").returncode == 0
+    (tmp_path / "sandbox.key").write_text("sandbox-key-not-for-the-public\n")
+    folder = tmp_path / "supplier"
+    folder.mkdir()
+    lines = (FIXTURES / "small_catalog.csv").read_text("utf-8").splitlines()
+    (folder / "notes.png").write_text("not a picture", "utf-8")
+    images = ["/etc/passwd", "../sandbox.key", "notes.png"]
+    rows = [
+        line.replace(",,cotton", f",{image},cotton")
+        for line, image in zip(lines[1:4], images, strict=True)
+    ]
+    catalog = folder / "catalog.csv"
+    catalog.write_text("\n".join([lines[0], *rows]) + "\n", "utf-8")
+    # when the merchant imports it
+    result = chatshop(tmp_path, "catalog", "import", str(catalog))
+    # then nothing is imported or published, and each row says why
+    assert result.returncode == 1 and "Nothing imported: 3 problem(s)" in result.stderr
+    assert "line 2: image /etc/passwd: must be a path inside the catalog's folder" in result.stderr
+    assert (
+        "line 3: image ../sandbox.key: must be a path inside the catalog's folder" in result.stderr
+    )
+    assert "line 4: image notes.png: not a PNG, JPEG, GIF or WebP picture" in result.stderr
+    media = tmp_path / "media"
+    assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
+
+
+def test_a_web_picture_is_fetched_by_the_import_only_when_the_merchant_asks(tmp_path) -> None:
+    assert chatshop(tmp_path, "db", "upgrade").returncode == 0
+    lines = (FIXTURES / "small_catalog.csv").read_text("utf-8").splitlines()
+    with running_picture_host() as host:
+        url = f"{host.url}/pic.png"
+        catalog = tmp_path / "catalog.csv"
+        catalog.write_text(f"{lines[0]}\n{lines[1].replace(',,cotton', f',{url},cotton')}\n")
+        # without --fetch-images the address stays a link that browsers and Telegram load
+        kept = chatshop(tmp_path, "catalog", "import", str(catalog))
+        assert kept.returncode == 0, kept.stderr
+        assert host.requests == []
+        with sqlite3.connect(tmp_path / "shop.db") as db:
+            assert db.execute("SELECT image FROM products").fetchall() == [(url,)]
+        # with it, the shop's server would fetch: a local address is refused, never contacted
+        fetched = chatshop(tmp_path, "catalog", "import", str(catalog), "--fetch-images")
+        assert fetched.returncode == 1 and "line 2: image" in fetched.stderr
+        assert "127.0.0.1 is not a public internet address" in fetched.stderr
+        assert host.requests == []
