@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from secure import (
@@ -104,6 +104,16 @@ class SecurityHeaders:
             await self.docs(scope, receive, send)
         else:
             await self.default(scope, receive, send)
+
+
+class HardenedAPI(FastAPI):
+    """FastAPI with the security headers around its whole stack, so that the answers it gives
+    outside the routes (a 500, a 413 sent before a body is read) carry them too."""
+
+    https = False  # set from the public URL: HSTS only for a shop served over HTTPS
+
+    def build_middleware_stack(self) -> Any:
+        return SecurityHeaders(super().build_middleware_stack(), https=self.https)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -46,7 +46,7 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
             scheduler.shutdown(wait=False)
 
     docs = chatshop.settings.api_docs  # the schema and /docs are for developers, off by default
-    api = FastAPI(
+    api = security.HardenedAPI(
         title="chatshop",
         lifespan=lifespan,
         docs_url="/docs" if docs else None,
@@ -55,8 +55,7 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
         max_body_size=security.MAX_BODY,
     )
     api.add_exception_handler(RequestValidationError, security.validation_error)
-    https = chatshop.settings.base_url.startswith("https://")
-    api.add_middleware(security.SecurityHeaders, https=https)
+    api.https = chatshop.settings.base_url.startswith("https://")
     api.state.chatshop = chatshop
     api.state.telegram = None
     api.state.wechat = None

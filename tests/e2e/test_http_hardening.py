@@ -89,11 +89,14 @@ def test_the_sandbox_pay_page_has_no_inline_script_or_style_and_warns_it_is_a_te
 
 
 def raw_request(url: str, head: str, body: bytes = b"") -> str:
-    """Send a request by hand (so the client cannot trim or fix it) and read the status line."""
+    """Send a request by hand (so the client cannot trim or fix it); the answer's status line
+    and headers, lower-cased."""
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
-        return sock.makefile("rb").readline().decode()
+        answer = sock.makefile("rb")
+        lines = iter(lambda: answer.readline().decode().strip(), "")
+        return "\n".join(lines).lower()
 
 
 def test_a_5mb_body_to_the_chat_api_is_refused_unread_and_nothing_is_recorded(live_shop) -> None:
@@ -103,7 +106,9 @@ def test_a_5mb_body_to_the_chat_api_is_refused_unread_and_nothing_is_recorded(li
         "POST /chat/api/messages HTTP/1.1\nHost: shop\nContent-Type: application/json\n"
         "Content-Length: 5000000\nConnection: close\n"
     )
-    assert raw_request(live_shop.url, head).startswith("HTTP/1.1 413")
+    answer = raw_request(live_shop.url, head)
+    assert answer.startswith("http/1.1 413")
+    assert "x-content-type-options: nosniff" in answer and "content-security-policy:" in answer
     assert recorded(live_shop) == before
 
 
@@ -115,7 +120,7 @@ def test_a_chunked_body_past_the_cap_is_refused_and_nothing_is_recorded(live_sho
     )
     parts = [b'{"session": "hardening-0002", "client_id": "c2", "text": "'] + [b"a" * 16_000] * 8
     body = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
-    assert raw_request(live_shop.url, head, body).startswith("HTTP/1.1 413")
+    assert raw_request(live_shop.url, head, body).startswith("http/1.1 413")
     assert recorded(live_shop) == before
 
 
