@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     rate_limit_new_sessions: str = "30/minute"
     dispatch_interval_s: float = 1.0
     log_level: str = "INFO"
+    api_docs: bool = False  # serve /openapi.json and /docs (for developers; off in production)
 
     # Platform settings keep the platforms' own names (TELEGRAM_*), as merchants know them.
     telegram_bot_token: str = _platform("TELEGRAM_BOT_TOKEN")

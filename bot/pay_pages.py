@@ -3,12 +3,12 @@ checkout (WeChat Pay JSAPI), and where providers report that money moved."""
 
 from __future__ import annotations
 
-import html
-import json
 import logging
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from bot.bootstrap import App
@@ -23,24 +23,9 @@ from store.wechat_pay import WeChatPayError, WeChatPayProvider
 
 log = logging.getLogger(__name__)
 
-_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:420px;margin:2rem auto;padding:0 1rem;color:#222}}
-.banner{{background:#fff3cd;border:1px solid #e0c36c;padding:.6rem;border-radius:6px;font-weight:600}}
-.amount{{font-size:2rem;margin:1rem 0}} button{{font-size:1.1rem;padding:.7rem 1.4rem;border-radius:6px;
-border:0;background:#1a7f37;color:#fff;cursor:pointer}} .done{{color:#1a7f37;font-weight:600}}
-.bad{{color:#b42318;font-weight:600}}</style></head><body>
-<p class="banner">{banner}</p><h1>{title}</h1>{body}</body></html>"""
-
-# WeChat's in-app browser offers WeixinJSBridge; elsewhere the page says to open it in WeChat.
-_BRIDGE = """<script>
-document.getElementById("pay").onclick = function () {{
-  if (typeof WeixinJSBridge === "undefined") {{ document.getElementById("hint").hidden = false; return; }}
-  WeixinJSBridge.invoke("getBrandWCPayRequest", {bridge}, function (res) {{
-    if (res.err_msg === "get_brand_wcpay_request:ok") {{ location.reload(); }}
-  }});
-}};
-</script>"""
+# Pages are Jinja2 templates with their CSS and JS as static files: the Content-Security-Policy
+# allows no inline script or style (bot/security.py).
+TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
 
 def router(chatshop: App) -> APIRouter:
@@ -128,13 +113,9 @@ def _sandbox_page(chatshop: App, token: str) -> HTMLResponse:
         if isinstance(found, HTMLResponse):
             return found
         payment, order = found
-        lang, amount = order.language, _amount(payment)
-        body = (
-            f"<p>{_t(lang, 'order', number=html.escape(order.number))}</p>"
-            f'<p class="amount" id="amount">{amount}</p><form method="post">'
-            f'<button id="pay" type="submit">{_t(lang, "pay", amount=amount)}</button></form>'
+        return _page(
+            order.language, "sandbox", test_mode=True, number=order.number, amount=_amount(payment)
         )
-        return HTMLResponse(_page(lang, body))
 
 
 def _wechat_page(chatshop: App, token: str) -> HTMLResponse:
@@ -149,7 +130,8 @@ def _wechat_page(chatshop: App, token: str) -> HTMLResponse:
         payment, order = found
         identity = uow.session.get(ChannelIdentity, order.identity_id)
         openid = identity.external_id if identity and identity.channel == "wechat" else ""
-        lang, amount, number, pay_by = order.language, _amount(payment), order.number, order.pay_by
+        lang, number, pay_by = order.language, order.number, order.pay_by
+        page = {"number": number, "amount": _amount(payment)}
     if not openid:
         return _not_found()
     try:
@@ -157,19 +139,12 @@ def _wechat_page(chatshop: App, token: str) -> HTMLResponse:
         trade = provider.create_jsapi(token, payment.amount, title, openid, pay_by)
     except WeChatPayError as error:
         log.warning("wechat pay page: %s", error)
-        return HTMLResponse(_page(lang, f'<p class="bad">{_t(lang, "unavailable")}</p>'), 503)
-    bridge = trade.pop("bridge")
+        return _page(lang, "message", 503, kind="bad", lines=[_t(lang, "unavailable")])
+    page["bridge"] = trade.pop("bridge")
     with UnitOfWork(chatshop.sessions) as uow:
         payments.remember_trade(uow.session, token, trade)
         uow.commit()
-    script = _BRIDGE.format(bridge=json.dumps(bridge).replace("</", "<\\/"))
-    body = (
-        f"<p>{_t(lang, 'order', number=html.escape(number))}</p>"
-        f'<p class="amount" id="amount">{amount}</p>'
-        f'<button id="pay" type="button">{_t(lang, "wechat_pay", amount=amount)}</button>'
-        f'<p id="hint" hidden>{_t(lang, "open_in_wechat")}</p>{script}'
-    )
-    return HTMLResponse(_page(lang, body, banner="wechat_banner"))
+    return _page(lang, "wechat", heading=_t(lang, "wechat_banner"), **page)
 
 
 def _payment(uow: UnitOfWork, token: str, provider: str) -> tuple[Payment, Order] | HTMLResponse:
@@ -178,31 +153,34 @@ def _payment(uow: UnitOfWork, token: str, provider: str) -> tuple[Payment, Order
     order = uow.session.get(Order, payment.order_id) if payment else None
     if payment is None or order is None or payment.provider != provider:
         return _not_found()
-    lang = order.language
+    lang, test_mode = order.language, provider == payments.SandboxProvider.name
     if payment.status == PaymentStatus.CAPTURED:
-        number = html.escape(order.number)
-        return HTMLResponse(
-            _page(lang, f'<p class="done" id="status">{_t(lang, "paid", number=number)}</p>')
-        )
+        paid = _t(lang, "paid", number=order.number)
+        return _page(lang, "message", test_mode=test_mode, kind="done", lines=[paid])
     if order.status != OrderStatus.PENDING_PAYMENT:
-        return HTMLResponse(
-            _page(lang, f'<p class="bad" id="status">{_t(lang, "not_payable")}</p>')
-        )
+        refused = _t(lang, "not_payable")
+        return _page(lang, "message", test_mode=test_mode, kind="bad", lines=[refused])
     return payment, order
 
 
 def _not_found() -> HTMLResponse:
-    body = f'<p class="bad">{_t("en", "not_found")}<br>{_t("zh", "not_found")}</p>'
-    return HTMLResponse(_page("en", body), status_code=404)
+    lines = [_t("en", "not_found"), _t("zh", "not_found")]
+    return _page("en", "message", 404, kind="bad", lines=lines)
 
 
 def _amount(payment: Payment) -> str:
-    return html.escape(money(payment.amount, payment.currency))
+    return money(payment.amount, payment.currency)
 
 
 def _t(lang: str, key: str, **params: str) -> str:
-    return html.escape(t(lang, f"pay_page.{key}", **params))
+    """Page wording from the response files; the templates escape it."""
+    return t(lang, f"pay_page.{key}", **params)
 
 
-def _page(lang: str, body: str, banner: str = "banner") -> str:
-    return _PAGE.format(lang=lang, title=_t(lang, "title"), banner=_t(lang, banner), body=body)
+def _page(lang: str, name: str, status: int = 200, **context: object) -> HTMLResponse:
+    """Render templates/pay/<name>.html in `lang`; `test_mode` adds the sandbox's warning."""
+    context = {"test_mode": False, "heading": "", **context}
+    text = TEMPLATES.get_template(f"pay/{name}.html").render(
+        lang=lang, t=lambda key, **params: _t(lang, key, **params), **context
+    )
+    return HTMLResponse(text, status_code=status)

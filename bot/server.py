@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from bot import pay_pages
+from bot import pay_pages, security
 from bot.bootstrap import App
 from bot.channels import telegram, web, wechat
 from scheduler.jobs import start_scheduler
@@ -41,7 +42,17 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
         if scheduler:
             scheduler.shutdown(wait=False)
 
-    api = FastAPI(title="chatshop", lifespan=lifespan, docs_url=None, redoc_url=None)
+    docs = chatshop.settings.api_docs  # the schema and /docs are for developers, off by default
+    api = security.HardenedAPI(
+        title="chatshop",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        max_body_size=security.MAX_BODY,
+    )
+    api.add_exception_handler(RequestValidationError, security.validation_error)
+    api.https = chatshop.settings.base_url.startswith("https://")
     api.state.chatshop = chatshop
     api.state.telegram = None
     api.state.wechat = None
@@ -50,7 +61,7 @@ def create_app(chatshop: App, run_scheduler: bool = True) -> FastAPI:
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
     api.mount("/media", StaticFiles(directory=media), name="media")
     api.include_router(web.router())
-    api.include_router(telegram.router())
+    api.include_router(telegram.router(), max_body_size=telegram.MAX_BODY)
     api.include_router(wechat.router())
     api.include_router(pay_pages.router(chatshop))
 

@@ -52,7 +52,7 @@ def _words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()] if _HAN.search(text) else text.split()
 
 
-MODEL_VERSION = "4"  # bump when features or the classifier change, to invalidate caches
+MODEL_VERSION = "5"  # bump when features or the classifier change, to invalidate caches
 CHAR_NGRAMS = (1, 4)
 
 

@@ -10,6 +10,8 @@ from nlu.numbers import CN_NUMBER, EN_NUMBER, NUMBER, to_number
 from nlu.rasa_yaml import lookup_tables
 from nlu.types import Entity
 from store.lexicon import lexicon, surface_pattern
+from store.order_numbers import TYPED as ORDER_NUMBER
+from store.order_numbers import canonical as canonical_order_number
 
 _CUR = r"(?:\$|¥|￥|rmb\s*|cny\s*)?"
 _UNIT = r"(?:\s*(?:块钱|块|元|rmb|yuan|bucks|dollars|usd|cny|刀))?"
@@ -20,7 +22,7 @@ N2 = rf"{_CUR}(?P<m>{NUMBER}|{EN_NUMBER}){_UNIT}"
 _EN_COUNT = rf"(?!an?\b){EN_NUMBER}\b"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("order_id", re.compile(r"(?<![a-z0-9])(?P<n>cs\d{6,})(?![0-9])", re.IGNORECASE)),
+    ("order_id", re.compile(rf"(?<![a-z0-9])(?P<n>{ORDER_NUMBER})", re.IGNORECASE)),
     (
         "phone",
         re.compile(
@@ -278,7 +280,9 @@ class EntityExtractor:
             value = str(int(n)) if n else None
         elif etype == "phone":
             value = re.sub(r"[\s-]", "", raw)
-        elif etype in ("order_id", "size"):
+        elif etype == "order_id":
+            value = canonical_order_number(raw)
+        elif etype == "size":
             value = raw.upper().replace("2XL", "XXL")
         elif etype == "scope":
             value = "all"

@@ -3,14 +3,14 @@ records an event and queues its customer push in the same transaction."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import carts, customers, outbox, stock
+from store import carts, customers, order_numbers, outbox, stock
 from store.errors import DomainError, ErrorCode
 from store.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 
@@ -31,8 +31,7 @@ class ShippingDetails:
     address: str
 
 
-def _format_number(order_id: int) -> str:
-    return f"CS{100000 + order_id}"
+NUMBER_ATTEMPTS = 8  # a day has 33.5 million numbers: a second clash is all but impossible
 
 
 def place_order(
@@ -60,7 +59,6 @@ def place_order(
                 ErrorCode.OUT_OF_STOCK, sku=line.variant.sku, available=line.variant.stock
             )
     order = Order(
-        number=f"tmp-{uuid.uuid4().hex[:24]}",
         customer_id=recipient.customer_id,
         identity_id=recipient.identity_id,
         status=OrderStatus.PENDING_PAYMENT,
@@ -74,9 +72,7 @@ def place_order(
         created_at=now,
         pay_by=now + payment_timeout,
     )
-    session.add(order)
-    session.flush()
-    order.number = _format_number(order.id)
+    _insert_with_new_number(session, order, now)
     for line in cart.lines:
         v = line.variant
         session.add(
@@ -99,6 +95,27 @@ def place_order(
     return order
 
 
+def _insert_with_new_number(session: Session, order: Order, now: datetime) -> None:
+    """Insert `order` under a fresh random number. A clash with a number already taken rolls
+    back only a savepoint, so the stock locks this transaction holds are kept."""
+    session.flush()  # earlier changes stay out of the savepoint a clash rolls back
+    for _ in range(NUMBER_ATTEMPTS):
+        order.number = order_numbers.new_number(now)
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+            return
+        except IntegrityError:
+            if not _number_taken(session, order.number):
+                raise  # some other constraint: not ours to retry
+    raise RuntimeError(f"no free order number after {NUMBER_ATTEMPTS} attempts")
+
+
+def _number_taken(session: Session, number: str) -> bool:
+    return session.scalars(select(Order.id).filter_by(number=number)).first() is not None
+
+
 def list_orders(session: Session, customer_id: int, limit: int = 10) -> list[Order]:
     query = select(Order).filter_by(customer_id=customer_id).order_by(Order.id.desc()).limit(limit)
     return list(session.scalars(query))
@@ -106,7 +123,8 @@ def list_orders(session: Session, customer_id: int, limit: int = 10) -> list[Ord
 
 def get_order(session: Session, customer_id: int | None, number: str) -> Order:
     """An order by number; with `customer_id`, only if it belongs to that customer."""
-    order = session.scalars(select(Order).filter_by(number=(number or "").strip().upper())).first()
+    wanted = order_numbers.canonical(number)
+    order = session.scalars(select(Order).filter_by(number=wanted)).first()
     if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise DomainError(ErrorCode.UNKNOWN_ORDER, number=(number or "")[:20])
     return order
@@ -114,7 +132,8 @@ def get_order(session: Session, customer_id: int | None, number: str) -> Order:
 
 def language_of(session: Session, number: str) -> str | None:
     """The language an order was placed in, to answer about it in that language."""
-    return session.scalars(select(Order.language).filter_by(number=number)).first()
+    wanted = order_numbers.canonical(number)
+    return session.scalars(select(Order.language).filter_by(number=wanted)).first()
 
 
 def lock_order(session: Session, order_id: int) -> Order:

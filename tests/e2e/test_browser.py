@@ -1,8 +1,14 @@
-"""A person in headless Chromium: types into the web chat, clicks a product, sees the reply."""
+"""A person in headless Chromium: types into the web chat, clicks a product, sees the reply,
+pays on the pay pages; all under the server's Content-Security-Policy, which must never have
+to block anything."""
 
+import re
 import shutil
+from dataclasses import dataclass, field
 
 import pytest
+
+from tests.e2e.conftest import WebChatCustomer
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian chromium is not installed")
@@ -17,18 +23,49 @@ ARGS = [
 ]
 
 
+@dataclass
+class Console:
+    """What the browser reported: script errors, and the console's errors and warnings
+    (where Chromium reports every Content-Security-Policy violation)."""
+
+    page_errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def listen(self, context) -> None:
+        context.on("weberror", lambda e: self.page_errors.append(str(e.error)))
+        context.on(
+            "console",
+            lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None,
+        )
+
+    @property
+    def csp_violations(self) -> list[str]:
+        return [e for e in self.errors if "Content Security Policy" in e]
+
+
 @pytest.fixture
-def page():
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 420, "height": 860})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        yield page
+        yield browser
         browser.close()
-        assert errors == []
+
+
+@pytest.fixture
+def page(browser, console: Console):
+    context = browser.new_context(viewport={"width": 420, "height": 860})
+    console.listen(context)
+    yield context.new_page()
+    context.close()
+    assert console.page_errors == []
+    assert console.csp_violations == []
 
 
 def test_customer_types_a_search_clicks_a_product_and_sees_its_details(live_shop, page) -> None:
@@ -73,3 +110,95 @@ def test_pay_link_opens_the_sandbox_page_and_the_confirmation_appears(live_shop,
     pay.click("#pay")
     pay.locator("#status").wait_for()
     page.locator(".msg-out", has_text="Payment received").wait_for(timeout=15000)
+
+
+def place_order(url: str, lang: str) -> str:
+    """An order placed over the web chat API, in `lang`; its sandbox pay link."""
+    customer = WebChatCustomer(url)
+    zh = lang == "zh"
+    customer.send("你好" if zh else "hello")
+    customer.send(payload="add?sku=TS-001-RED-M&qty=1")
+    customer.send("结算" if zh else "checkout")
+    answers = (
+        ["张伟", "13812345678", "上海市浦东新区世纪大道100号"]
+        if zh
+        else ["Jane Doe", "+1 415 555 0132", "500 Market Street, San Francisco"]
+    )
+    for answer in answers:
+        customer.send(answer)
+    return customer.send(payload="confirm")[0]["link"]["url"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "warning"),
+    [
+        ("en", "TEST PAYMENT — no money moves."),
+        ("zh", "测试支付 · 不会扣款"),
+    ],
+)
+def test_the_sandbox_pay_page_warns_loudly_and_pays_under_the_csp(
+    live_shop, page, console: Console, lang: str, warning: str
+) -> None:
+    page.goto(place_order(live_shop.url, lang))
+    banner = page.locator("#test-banner")
+    assert warning in banner.inner_text()
+    # the warning is styled by the static stylesheet: big, pinned to the top, on red
+    style = banner.evaluate(
+        """el => { const s = getComputedStyle(el), t = getComputedStyle(el.querySelector('strong'));
+        return {position: s.position, top: el.getBoundingClientRect().top,
+                color: s.backgroundImage, size: parseFloat(t.fontSize)}; }"""
+    )
+    assert style["position"] == "sticky" and style["top"] == 0
+    assert "gradient" in style["color"] and style["size"] >= 24
+    page.screenshot(path=f"{live_shop.app.settings.data_dir}/pay-{lang}.png", full_page=True)
+
+    page.click("#pay")
+    status = page.locator("#status")
+    status.wait_for()
+    assert re.search(r"CS\d{6}[0-9A-Z]{5}", status.inner_text())
+    assert warning in page.locator("#test-banner").inner_text()  # still a test after paying
+    page.screenshot(path=f"{live_shop.app.settings.data_dir}/paid-{lang}.png", full_page=True)
+    assert console.errors == []
+
+
+FAKE_BRIDGE = """
+window.WeixinJSBridge = {
+  invoke(name, request, done) {
+    window.__invoked = {name, request};
+    done({err_msg: "get_brand_wcpay_request:cancel"});
+  },
+};
+"""
+
+
+def test_the_in_wechat_checkout_hands_its_signed_request_to_the_bridge_under_the_csp(
+    sample_db, tmp_path, interpreter, browser, console: Console
+) -> None:
+    from tests.e2e.test_wechat import buy, wechat_shop
+
+    with wechat_shop(sample_db, tmp_path, interpreter) as shop:
+        user = shop.fake.user("o_browser")
+        buy(shop, user)
+        link = re.search(r'href="([^"]+/pay/wechat/[^"]+)"', "\n".join(user.texts()))[1]
+        token = link.rsplit("/", 1)[1]
+
+        # outside WeChat there is no bridge: the page says to open it in WeChat
+        context = browser.new_context(viewport={"width": 420, "height": 860})
+        console.listen(context)
+        page = context.new_page()
+        page.goto(link)
+        page.click("#pay")
+        assert page.locator("#hint").is_visible()
+        page.screenshot(path=f"{tmp_path}/wechat-pay.png", full_page=True)
+
+        # inside WeChat the static script passes the page's signed request to the bridge
+        context.add_init_script(FAKE_BRIDGE)
+        page = context.new_page()
+        page.goto(link)
+        page.click("#pay")
+        invoked = page.evaluate("window.__invoked")
+        assert invoked["name"] == "getBrandWCPayRequest"
+        assert invoked["request"]["package"] == f"prepay_id={shop.pay.order(token).prepay_id}"
+        assert {"appId", "timeStamp", "nonceStr", "signType", "paySign"} <= set(invoked["request"])
+        context.close()
+    assert console.page_errors == [] and console.csp_violations == []

@@ -77,7 +77,7 @@ def test_customer_searches_buys_pays_and_sees_the_order_paid(live_shop, lang) ->
     assert button(prompts[-1], "confirm")
     placed = customer.send(s["yes"])
     link = placed[0]["link"]["url"]
-    number = re.search(r"CS\d{6}", text(placed)).group(0)
+    number = re.search(r"CS\d{6}[0-9A-Z]{5}", text(placed)).group(0)
 
     # the sandbox pay page is clearly a test and shows the amount
     page = httpx.get(link)
@@ -114,7 +114,7 @@ def place_order(live_shop) -> tuple[WebChatCustomer, str, str]:
     return (
         customer,
         placed[0]["link"]["url"].rsplit("/", 1)[1],
-        re.search(r"CS\d{6}", text(placed)).group(0),
+        re.search(r"CS\d{6}[0-9A-Z]{5}", text(placed)).group(0),
     )
 
 

@@ -200,7 +200,9 @@ def test_the_pay_link_opens_a_checkout_inside_wechat(shop: WeChatShop) -> None:
     link = re.search(r'href="([^"]+/pay/wechat/[^"]+)"', "\n".join(user.texts()))
     assert link, user.texts()
     page = httpx.get(link[1], timeout=10)
-    assert page.status_code == 200 and "getBrandWCPayRequest" in page.text
+    assert page.status_code == 200 and 'id="wechat-pay-request"' in page.text
+    script = httpx.get(link[1].split("/pay/")[0] + "/static/pay-wechat.js", timeout=10)
+    assert "getBrandWCPayRequest" in script.text
     token = link[1].rsplit("/", 1)[1]
     trade = shop.pay.order(token)
     assert trade.trade_type == "JSAPI" and trade.params["openid"] == "o_jsapi"

@@ -63,3 +63,14 @@ def test_a_cached_model_loads_without_retraining_and_parses_the_same(tmp_path, i
 def test_shop_vocabulary_is_masked_to_entity_types_for_the_classifier(interpreter) -> None:
     assert interpreter.features_text("两件红色的T恤") == interpreter.features_text("三件蓝色的T恤")
     assert "color" in interpreter.features_text("a red one")
+
+
+def test_new_and_old_order_numbers_look_the_same_to_the_classifier(interpreter) -> None:
+    old = interpreter.features_text("查一下订单CS100023")
+    assert interpreter.features_text("查一下订单CS2611297KQ4M") == old
+    for new, former in [
+        ("where is cs2611297kq4m", "where is CS100023"),
+        ("cancel CS2611297KQ4M", "cancel CS100023"),
+        ("查一下订单CS2611297KQ4M", "查一下订单CS100023"),
+    ]:
+        assert interpreter.parse(new).intent == interpreter.parse(former).intent, new

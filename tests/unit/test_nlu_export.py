@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def test_annotations_synonyms_lookups_and_regexes_are_kept_as_written(project) -
     assert {"color", "size", "product"} <= lookups
     regexes = {b["regex"]: b["examples"] for b in data["nlu"] if "regex" in b}
     assert r"CS\d{6}" in regexes["order_id"]
+    order_id = [re.compile(r.strip()[2:]) for r in regexes["order_id"].splitlines() if r.strip()]
+    for typed in ("CS2611297KQ4M", "cs2611297kq4m", "CS100023"):
+        assert any(r.search(typed) for r in order_id), typed  # both formats, as Rasa matches
     phone = regexes["phone"].splitlines()
     assert len(phone) == len(set(phone)), "patterns shared by both languages appear once"
 
