@@ -53,7 +53,6 @@ from bot.messages import Inbound, Outbound, payload
 from dialogs.i18n import t
 from scheduler.dispatcher import Claimed
 from store import conversations, customers, outbox
-from store.models import utcnow
 from store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -229,7 +228,7 @@ class WeChatChannel:
 
     def _record(self, claimed: Claimed, parts: int) -> bool:
         with UnitOfWork(self.app.sessions) as uow:
-            recorded = outbox.mark_passive(uow.session, claimed.outbox_id, parts, utcnow())
+            recorded = outbox.mark_passive(uow.session, claimed.outbox_id, parts, self.clock.now())
             uow.commit()
         return recorded
 

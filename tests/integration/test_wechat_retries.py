@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.gateway import Handled
 from bot.messages import Inbound
 from dialogs.i18n import t
+from store import outbox
 from store.models import Message, OutboxMessage, OutboxStatus, utcnow
 from store.uow import UnitOfWork
 from tests.conftest import SAMPLE, free_port, load_catalog, serve_in_thread
@@ -96,6 +97,28 @@ class FakeClock:
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+class WatchedLock:
+    """A lock that counts the threads that came to take it, so a test knows one waits on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self.came = 0
+
+    def __enter__(self) -> bool:
+        with self._changed:
+            self.came += 1
+            self._changed.notify_all()
+        return self._lock.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+    def wait_for(self, came: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.came >= came, WAIT_S), "nobody came"
 
 
 @dataclass
@@ -302,6 +325,36 @@ def test_an_answer_later_than_the_budget_goes_as_service_messages_once(shop: Sho
     assert shop.received(user, last) == [("custom", "welcome")]
     assert shop.rows() == [("reply", "custom")]
     assert shop.inbound() == 1
+
+
+def test_a_budget_running_out_while_passive_is_recorded_waits_for_that_decision(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = shop.workers[0]
+    user = shop.fake.user("o_edge")
+    push = user.send_text("你好", deliver=False)
+    recording, recorded = threading.Event(), threading.Event()
+    mark_passive = outbox.mark_passive
+
+    def slow_mark_passive(*args: Any) -> bool:  # the database is slow to record "passive"
+        recording.set()
+        assert recorded.wait(WAIT_S)
+        return mark_passive(*args)
+
+    monkeypatch.setattr(outbox, "mark_passive", slow_mark_passive)
+    hold = a.hold(after_recording=True)
+    first = shop.post(push)
+    hold.wait_reached()
+    [attempt] = a.channel._attempts.values()
+    attempt.lock = lock = WatchedLock()  # type: ignore[assignment]
+    hold.go.set()
+    assert recording.wait(WAIT_S)
+    came = lock.came
+    a.clock.advance(BUDGET_S)  # the request's budget runs out meanwhile
+    lock.wait_for(came + 1)  # and it comes to decide "success"
+    recorded.set()
+    assert shop.received(user, first.result()) == [("passive", "welcome")]
+    assert shop.rows() == [("reply", "passive")]
 
 
 @pytest.mark.parametrize("other_worker", [False, True], ids=["same-worker", "other-worker"])
