@@ -13,6 +13,14 @@ answers WeChat would have given up on (this client waits 30 s to measure them); 
 refusals (403: bad signature, stale or replayed nonce) and errors, failed_requests pushes with
 no HTTP answer; custom_messages and api_errors are what the fake WeChat API received.
 
+success_replies counts the pushes answered "success", and success_undelivered those of them
+whose reply the shop had still not delivered when the run settled (its outbox row is not
+"sent": still pending, or given up); a push answered "success" with nothing delivered
+afterwards is a customer left with nothing. fake_quota says whether the fake WeChat API
+enforced WeChat's customer-service quota (5 messages per customer message): it is "off" here,
+because this client posts the pushes itself, so the fake cannot see the messages that refill
+the quota, and every customer gets an unlimited quota instead.
+
     python bench/wechat.py [--duration 15] [--customers 40 150] [--db-url postgresql+psycopg://...]
 """
 
@@ -35,6 +43,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, bench/ leads sys.path and its telegram.py would shadow python-telegram-bot,
@@ -42,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from bench.telegram import percentile, start, wait_until  # noqa: E402
+from store.db import make_engine, make_session_factory  # noqa: E402
+from store.models import Message, OutboxMessage, OutboxStatus  # noqa: E402
+from store.uow import UnitOfWork  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.fakes.wechat import FakeWeChat, parse_xml  # noqa: E402
 
@@ -79,7 +91,9 @@ def serve_fake(port: int, customers: int) -> None:
         with fake.lock:
             custom = sum(len(ms) for ms in fake.custom_messages.values())
             errors = Counter(str(c.errcode) for c in fake.calls if c.errcode)
-        return JSONResponse({"custom_messages": custom, "api_errors": errors})
+            unlimited = all(u.quota_left > 10**6 for u in fake.users.values())
+        quota = "off" if unlimited else "on"
+        return JSONResponse({"custom_messages": custom, "api_errors": errors, "quota": quota})
 
     app = Starlette(routes=[Route("/_bench", stats), Mount("/", fake.app)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
@@ -98,7 +112,8 @@ def answer_kind(signer: FakeWeChat, answer: bytes) -> str:
 
 
 async def load(webhook: str, signer: FakeWeChat, customers: int, duration: float) -> list[tuple]:
-    """Every customer talks until `duration` is over; returns (started, seconds, status, kind)."""
+    """Every customer talks until `duration` is over; returns (started, seconds, status, kind,
+    openid, MsgId) per push."""
     results: list[tuple] = []
     msg_ids = itertools.count(24_100_000_000_000_000)
     deadline = time.monotonic() + duration
@@ -115,7 +130,7 @@ async def load(webhook: str, signer: FakeWeChat, customers: int, duration: float
                 fields = {"ToUserName": signer.original_id, "FromUserName": openid(n),
                           "CreateTime": int(time.time()), "MsgType": "text",
                           "Content": SCRIPT[i % len(SCRIPT)], "MsgId": next(msg_ids)}  # fmt: skip
-                # a fresh timestamp and nonce for every push: the replay guard refuses reuse
+                # a fresh timestamp and nonce for every push, as WeChat signs each message
                 params, body = signer.envelope(fields, openid=openid(n))
                 started = time.monotonic()
                 try:
@@ -126,11 +141,32 @@ async def load(webhook: str, signer: FakeWeChat, customers: int, duration: float
                     kind = answer_kind(signer, response.content) if status == 200 else "error"
                 except httpx.HTTPError:  # no answer at all; WeChat would retry
                     elapsed, status, kind = time.monotonic() - started, 0, "error"
-                results.append((started, elapsed, status, kind))
+                results.append((started, elapsed, status, kind, openid(n), fields["MsgId"]))
                 await asyncio.sleep(rng.uniform(*THINK_S))
 
         await asyncio.gather(*(customer(n) for n in range(customers)))
     return results
+
+
+def undelivered(db_url: str, pushes: list[tuple[str, int]]) -> int:
+    """How many of these (openid, MsgId) pushes have a reply the shop did not deliver: not
+    recorded, no reply queued, or its outbox row not "sent" (pending, or given up)."""
+    engine = make_engine(db_url)
+    delivered = 0
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            for start in range(0, len(pushes), 500):
+                keys = [f"in:wechat:{o}:{m}" for o, m in pushes[start : start + 500]]
+                ids = uow.session.scalars(select(Message.id).where(Message.dedupe_key.in_(keys)))
+                replies = [f"reply:{message_id}" for message_id in ids]
+                sent = select(OutboxMessage.id).where(
+                    OutboxMessage.dedupe_key.in_(replies),
+                    OutboxMessage.status == OutboxStatus.SENT,
+                )
+                delivered += len(uow.session.scalars(sent).all())
+    finally:
+        engine.dispose()
+    return len(pushes) - delivered
 
 
 def stop(proc: subprocess.Popen | None) -> None:
@@ -205,7 +241,7 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
         sent = asyncio.run(load(webhook, signer, customers, duration))
         if not sent:
             raise SystemExit("no message was sent: make --duration longer")
-        ended = max(at + seconds for at, seconds, _, _ in sent)
+        ended = max(at + seconds for at, seconds, *_ in sent)
         # replies answered with "success" are still going out as customer-service messages
         previous, settle = None, time.monotonic() + 10
         while time.monotonic() < settle:
@@ -215,12 +251,14 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
             previous = state
             time.sleep(1)
         rss = peak_rss_mb(shop.pid)
+        answered_success = [(o, m) for *_, kind, o, m in sent if kind == "success"]
+        success_undelivered = undelivered(db_url, answered_success)
     finally:
         stop(shop)
         stop(fake)
     log_errors, log_warnings = log_problems(log_path)
-    latencies = [seconds * 1000 for _, seconds, _, _ in sent]
-    kinds = Counter(kind for *_, kind in sent)
+    latencies = [seconds * 1000 for _, seconds, *_ in sent]
+    kinds = Counter(kind for _, _, _, kind, _, _ in sent)
     return {
         "bench": "wechat",
         "db": label,
@@ -237,6 +275,9 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
         "non_200": sum(1 for s in sent if s[2] not in (0, 200)),
         "failed_requests": sum(1 for s in sent if s[2] == 0),
         "bad_replies": kinds["bad"],
+        "success_replies": len(answered_success),
+        "success_undelivered": success_undelivered,
+        "fake_quota": state["quota"],
         "custom_messages": state["custom_messages"],
         "api_errors": state["api_errors"],
         "log_errors": log_errors,

@@ -316,7 +316,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     # How the channel delivered it, where it has several ways (WeChat: "passive" reply,
-    # "custom" service message, "template" message, or "passive+custom").
+    # "custom" service message, "template" message, or "passive+custom"; see outbox.PASSIVE).
     sent_as: Mapped[str] = mapped_column(String(32), default="")
 
 

@@ -123,16 +123,64 @@ def mark_sent(
     return row
 
 
+# How a WeChat reply went out, where WeChat's webhook answer could carry its first part.
+PASSIVE = "passive"  # the first part was the webhook's answer (a passive reply)
+PASSIVE_LOST = "passive-lost"  # ... and WeChat retried, so it was lost: sent again (below)
+RETRIED = "retried"  # a retry was answered "success" before a decision: no passive reply
+FIRST_PART_ONLY = "first_part_only"  # a row's param: deliver only the reply's first part
+
+
 def mark_passive(session: Session, outbox_id: int, parts: int, now: datetime) -> bool:
     """The first part goes back in the webhook's answer (WeChat's passive reply): sent when it
-    is the only part, else the rest stays leased to the caller. False if no longer ours."""
+    is the only part, else the rest stays leased to the caller. False if no longer ours, or a
+    retry elsewhere was already answered without it."""
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
-    if row is None or row.status != OutboxStatus.PENDING or row.progress > 0:
+    if row is None or row.status != OutboxStatus.PENDING or row.progress > 0 or row.sent_as:
         return False
-    row.sent_as, row.progress = "passive", 1
+    row.sent_as, row.progress = PASSIVE, 1
     if parts == 1:
         row.status, row.sent_at = OutboxStatus.SENT, now
     return True
+
+
+def settle_retry(
+    session: Session, message_id: int, now: datetime, *, carry: bool, lost: bool
+) -> bool:
+    """A platform retry of a customer message whose reply is queued here, answered by a worker
+    that did not decide that reply. True when this retry may carry the passive reply again
+    (`carry`: no answer can have carried it before). Otherwise a reply still undecided may no
+    longer go passively, and one that did is sent again when the retry shows it `lost`."""
+    row = session.scalars(
+        select(OutboxMessage).filter_by(dedupe_key=f"reply:{message_id}").with_for_update()
+    ).first()
+    if row is None:
+        return False
+    if first_sent_as(row) == PASSIVE:
+        if carry:
+            return True
+        if lost:
+            resend_passive(session, row.id, now)
+        return False
+    if not row.sent_as and row.status == OutboxStatus.PENDING and row.progress == 0:
+        row.sent_as = RETRIED
+    return False
+
+
+def resend_passive(session: Session, outbox_id: int, now: datetime) -> OutboxMessage | None:
+    """The passive reply of this row never reached the customer (WeChat retried after it):
+    queue its first part again, once, as a push of its own; the rest goes on as it was."""
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    if row is None or first_sent_as(row) != PASSIVE:
+        return None
+    row.sent_as = PASSIVE_LOST + row.sent_as.removeprefix(PASSIVE)
+    params = {**row.params, FIRST_PART_ONLY: True}
+    key = f"{PASSIVE_LOST}:{row.id}"
+    return enqueue(session, row.identity_id, row.template, params, row.language, key, now)
+
+
+def first_sent_as(row: OutboxMessage) -> str:
+    """How the first part went: "passive+custom" → "passive"."""
+    return row.sent_as.split("+", 1)[0]
 
 
 def reply_to(session: Session, message_id: int) -> OutboxMessage | None:

@@ -1,25 +1,25 @@
 """WeChat Official Account, on wechatpy: a webhook that checks every push (signature, age,
 nonce, AES in safe mode, XML without DTDs, a size limit) and answers within WeChat's 5 s.
 
-WeChat waits 5 s for the answer to a push and then sends the same message again (3 attempts
+WeChat waits 5 s for the answer to a push and then sends the same request again (3 attempts
 in all). A passive reply (the answer itself) is free, while customer-service messages spend
 the customer's quota, so: when the reply is ready within the budget
 (WECHAT_REPLY_BUDGET_S, well under 5 s) its first part is the passive reply; otherwise we
 answer "success" at once and the reply goes out as customer-service messages from the outbox
 (`wechat_send`). Which of the two happened is decided once, under a lock, and recorded on the
-reply's outbox row, so a retry, here or on another worker, repeats that passive reply (WeChat
-only retries when it did not get ours) or answers "success" — never a second answer."""
+reply's outbox row, so a retry, here or on another worker, gets an answer consistent with it;
+when a retry shows that a passive reply was lost, its first part goes out as a service message
+(the rules are in `wechat_answer`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from defusedxml import DefusedXmlException
@@ -34,6 +34,18 @@ from wechatpy.utils import check_signature
 
 from bot.channels import wechat_render
 from bot.channels.body import read_at_most
+from bot.channels.wechat_answer import (
+    MAX_AGE_S,
+    PASSIVE,
+    RETRY_WINDOW_S,
+    SUCCESS,
+    Attempt,
+    Clock,
+    Nonces,
+    SystemClock,
+    is_replay,
+    is_retry,
+)
 from bot.channels.wechat_client import WeChatApi
 from bot.channels.wechat_send import WeChatSender
 from bot.gateway import Handled
@@ -41,7 +53,6 @@ from bot.messages import Inbound, Outbound, payload
 from dialogs.i18n import t
 from scheduler.dispatcher import Claimed
 from store import conversations, customers, outbox
-from store.models import utcnow
 from store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -53,59 +64,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64_000  # WeChat's pushes are a few KB at most
-MAX_AGE_S = 300  # a push signed longer ago than this is a replay
-GRACE_S = 1.0  # a passive reply being recorded at the deadline may take this much longer
 MESSAGE_WINDOW = (5, 48 * 3600.0)  # a customer message: 5 service messages within 48 h
 EVENT_WINDOW = (3, 60.0)  # a menu click, subscription or scan: 3 within a minute
 MENU_KEYS = ("browse_categories", "view_cart", "orders", "human_agent")
-SUCCESS = b"success"
 
 
 class Rejected(Exception):
     """Not a genuine, fresh WeChat push: 403, nothing recorded."""
 
 
-@dataclass
-class Attempt:
-    """The answer to one customer message, decided once: "passive" (the reply XML) or
-    "success" (the outbox sends it). Awaited by the webhook request and WeChat's retries."""
-
-    finished: asyncio.Future[None]
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    decision: str = ""
-    answer: bytes = SUCCESS
-    started: float = field(default_factory=time.monotonic)
-    leased: Claimed | None = None  # the reply's rest, for the sender after we answered
-
-    def decide(self, decision: str) -> bool:
-        with self.lock:
-            if self.decision:
-                return False
-            self.decision = decision
-            return True
-
-    def finish(self) -> None:
-        """From the worker thread: wake whoever waits on the event loop."""
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
-            self.finished.get_loop().call_soon_threadsafe(_resolve, self.finished)
-
-    async def wait(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(asyncio.shield(self.finished), max(seconds, 0))
-        except TimeoutError:
-            return False
-        return True
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
 class WeChatChannel:
     name = "wechat"
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, clock: Clock | None = None) -> None:
         s = app.settings
         self.app = app
         self.token = s.wechat_token
@@ -117,9 +88,10 @@ class WeChatChannel:
         )
         self.sender = WeChatSender(app, self.api)
         self.budget_s = s.wechat_reply_budget_s
+        self.clock: Clock = clock or SystemClock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wechat-in")
         self._attempts: dict[str, Attempt] = {}
-        self._nonces: dict[str, float] = {}
+        self._nonces = Nonces(self.clock)
         self._guard = threading.Lock()
 
     async def start(self) -> None:
@@ -138,6 +110,7 @@ class WeChatChannel:
     def open(self, query: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """The push's message as a dict, if it is genuine and fresh; Rejected otherwise."""
         self._check_signature(query)
+        request = body
         fields = _xml_fields(body)
         if self.crypto is not None:
             if query.get("encrypt_type") != "aes" or "Encrypt" not in fields:
@@ -157,7 +130,8 @@ class WeChatChannel:
             fields = _xml_fields(body)
         if not {"FromUserName", "MsgType", "CreateTime"} <= fields.keys():
             raise Rejected("not a WeChat message")
-        self._spend_nonce(query)
+        if not self._nonces.spend(query, request):
+            raise Rejected("replayed nonce")
         return {"xml": body, **fields}
 
     def _check_signature(self, query: Mapping[str, str]) -> None:
@@ -169,49 +143,59 @@ class WeChatChannel:
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE_S:
             raise Rejected("stale timestamp")
 
-    def _spend_nonce(self, query: Mapping[str, str]) -> None:
-        """A signed push is good once: replaying it (even within MAX_AGE_S) is refused. Across
-        workers a replay is still de-duplicated by its MsgId."""
-        key = f"{query['timestamp']}:{query['nonce']}"
-        now = time.monotonic()
-        with self._guard:
-            if key in self._nonces:
-                raise Rejected("replayed nonce")
-            self._nonces[key] = now + 2 * MAX_AGE_S
-            if len(self._nonces) > 10_000:
-                self._nonces = {k: t for k, t in self._nonces.items() if t > now}
-
     # answering a push
     async def answer(self, message: dict[str, Any]) -> Response:
         inbound = to_inbound(message)
         if inbound is None:
             return Response(SUCCESS)
-        key = f"{inbound.chat_id}:{inbound.message_id}"
-        with self._guard:
-            attempt = self._attempts.get(key)
-            first = attempt is None
-            if first:
-                finished = asyncio.get_running_loop().create_future()
-                attempt = self._attempts[key] = Attempt(finished)
-                self._forget_old()
-        assert attempt is not None
+        attempt, first = self._attempt(f"{inbound.chat_id}:{inbound.message_id}")
+        carried = attempt.served  # then WeChat did not get that answer: it is retrying
         if first:
             self._pool.submit(self._work, inbound, message, attempt)
-        if not await attempt.wait(self.budget_s - (time.monotonic() - attempt.started)):
-            if attempt.decide("success"):
-                return Response(SUCCESS)  # the work goes on; the sender delivers its reply
-            await attempt.wait(GRACE_S)
-        with attempt.lock:  # the rest of the reply goes out once, after the first answer
-            rest, attempt.leased = attempt.leased, None
+        budget = self.budget_s - (self.clock.monotonic() - attempt.started)
+        # deciding runs off the event loop: the worker may hold the lock to record "passive"
+        ready = await attempt.wait(budget, self.clock)
+        if not ready and await asyncio.to_thread(attempt.decide, "success"):
+            return Response(SUCCESS)  # the work goes on; the sender delivers its reply
+        if attempt.decision != PASSIVE:
+            return Response(SUCCESS)
+        if carried:
+            await asyncio.to_thread(self._lost, attempt)
+            return Response(SUCCESS)
+        attempt.served = True
+        rest = attempt.take_rest()  # the rest of the reply goes out once, after the first answer
         task = BackgroundTask(self.sender.deliver_now, rest) if rest else None
         return Response(attempt.answer, media_type="application/xml", background=task)
+
+    def _attempt(self, key: str) -> tuple[Attempt, bool]:
+        """This message's attempt, and whether this request is the first to bring it here."""
+        with self._guard:
+            attempt = self._attempts.get(key)
+            if attempt is not None:
+                return attempt, False
+            finished = asyncio.get_running_loop().create_future()
+            attempt = Attempt(finished, self.clock.monotonic(), self.clock.now())
+            self._attempts[key] = attempt
+            self._forget_old()
+            return attempt, True
 
     def _forget_old(self) -> None:
         """WeChat's retries come within ~15 s; an attempt is kept for a minute."""
         if len(self._attempts) < 1000:
             return
-        cutoff = time.monotonic() - 60
+        cutoff = self.clock.monotonic() - 60
         self._attempts = {k: a for k, a in self._attempts.items() if a.started > cutoff}
+
+    def _lost(self, attempt: Attempt) -> None:
+        """A retry came after a response carried the passive reply: WeChat did not get it, so
+        its first part goes out as a service message (unless this is a late replay)."""
+        if attempt.reply_id is None or self.clock.monotonic() - attempt.started > RETRY_WINDOW_S:
+            return
+        with UnitOfWork(self.app.sessions) as uow:
+            queued = outbox.resend_passive(uow.session, attempt.reply_id, self.clock.now())
+            uow.commit()
+        if queued is not None:
+            self.sender.wake()
 
     def _work(self, inbound: Inbound, message: dict[str, Any], attempt: Attempt) -> None:
         try:
@@ -234,33 +218,54 @@ class WeChatChannel:
     def _reply(self, claimed: Claimed, message: dict[str, Any], attempt: Attempt) -> None:
         parts = wechat_render.plan(claimed.messages, claimed.language, pay_qr=self.sender.pays)
         xml = self._passive(parts[0], message) if parts else None
-        if xml is not None and attempt.decide("passive"):
-            with UnitOfWork(self.app.sessions) as uow:
-                recorded = outbox.mark_passive(uow.session, claimed.outbox_id, len(parts), utcnow())
-                uow.commit()
-            if recorded:
-                attempt.answer = xml
+        with attempt.lock:  # a request whose budget runs out waits for this: one decision
+            if xml is not None and not attempt.decision and self._record(claimed, len(parts)):
+                attempt.decision, attempt.answer = PASSIVE, xml
+                attempt.reply_id = claimed.outbox_id
                 attempt.leased = _after_first(claimed) if len(parts) > 1 else None
                 return
-            attempt.decision = "success"
         self.sender.deliver_now(claimed)  # too late, or not a passive kind: all via the outbox
 
+    def _record(self, claimed: Claimed, parts: int) -> bool:
+        with UnitOfWork(self.app.sessions) as uow:
+            recorded = outbox.mark_passive(uow.session, claimed.outbox_id, parts, self.clock.now())
+            uow.commit()
+        return recorded
+
     def _repeat(self, handled: Handled, message: dict[str, Any], attempt: Attempt) -> None:
-        """A retry reached another worker (or this one, later): answer the passive reply again
-        if that is what was chosen; WeChat only retries when the first answer did not count."""
-        if handled.inbound is None:
+        """Another request for this message was handled first (on another worker, or here
+        before a restart). This one may carry that passive reply if it arrived before the
+        message was recorded: either it was WeChat's latest attempt or it no longer counts."""
+        original = handled.inbound
+        if original is None:
             return
+        retry = is_retry(attempt.arrived, original.created_at)
+        xml, reply_id = (None, None) if retry else self._passive_again(handled, message)
+        with attempt.lock, UnitOfWork(self.app.sessions) as uow:
+            carry = xml is not None and not attempt.decision
+            lost = not is_replay(attempt.arrived, original.created_at)
+            again = outbox.settle_retry(
+                uow.session, original.id, self.clock.now(), carry=carry, lost=lost
+            )
+            uow.commit()
+            if again and xml is not None:
+                attempt.decision, attempt.answer, attempt.reply_id = PASSIVE, xml, reply_id
+        self.sender.wake()  # a first part to send again, if the passive reply was lost
+
+    def _passive_again(
+        self, handled: Handled, message: dict[str, Any]
+    ) -> tuple[bytes | None, int | None]:
+        """The passive reply recorded for this message, rendered again, and its outbox row;
+        (None, None) if its reply did not go passively."""
+        assert handled.inbound is not None
         with UnitOfWork(self.app.sessions) as uow:
             row = outbox.reply_to(uow.session, handled.inbound.id)
-            passive = row is not None and row.sent_as.startswith("passive")
-            language = row.language if row else "zh"
-        if not passive:
-            return
+            if row is None or outbox.first_sent_as(row) != PASSIVE:
+                return None, None
+            language, reply_id = row.language, row.id
         replies = [Outbound.from_dict(m.body) for m in handled.replies]
         parts = wechat_render.plan(replies, language, pay_qr=self.sender.pays)
-        xml = self._passive(parts[0], message) if parts else None
-        if xml is not None and attempt.decide("passive"):
-            attempt.answer = xml
+        return (self._passive(parts[0], message) if parts else None), reply_id
 
     def _passive(self, part: wechat_render.WxMessage, message: dict[str, Any]) -> bytes | None:
         """The reply XML for a part WeChat accepts passively (text, image), or None."""

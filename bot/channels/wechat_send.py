@@ -27,7 +27,7 @@ from dialogs.i18n import money, t
 from dialogs.notifications import REPLY
 from scheduler import dispatcher
 from scheduler.dispatcher import Claimed
-from store import customers, orders, payments
+from store import customers, orders, outbox, payments
 from store.errors import DomainError
 from store.models import utcnow
 from store.uow import UnitOfWork
@@ -108,9 +108,7 @@ class WeChatSender:
                 return
 
     def _deliver(self, row: Claimed) -> bool:
-        passive = row.sent_as.startswith("passive")
-        parts = wechat_render.plan(row.messages, row.language, pay_qr=self.pays, menus=not passive)
-        todo = parts[row.progress :]
+        todo = _parts(row, self.pays)[row.progress :]
         if not todo:
             dispatcher.sent(self.sessions, row, utcnow())
             return True
@@ -229,6 +227,15 @@ class WeChatSender:
         png.seek(0)
         png.name = f"{number}.png"  # type: ignore[attr-defined]
         return self._upload(png)
+
+
+def _parts(row: Claimed, pays: bool) -> list[WxMessage]:
+    """The row's WeChat messages. A reply whose first part was (or was to be) the passive reply
+    keeps the passive layout, so the parts still to send are the ones the customer lacks."""
+    first_only = bool(row.params.get(outbox.FIRST_PART_ONLY))
+    passive = row.sent_as.startswith(outbox.PASSIVE) or first_only
+    parts = wechat_render.plan(row.messages, row.language, pay_qr=pays, menus=not passive)
+    return parts[:1] if first_only else parts
 
 
 def template_values(row: Claimed) -> dict[str, str]:

@@ -43,8 +43,10 @@ What is implemented, as documented on developers.weixin.qq.com:
 - Pushes to our webhook: the documented message/event XML, signed (``signature``) and, with an
   ``aes_key``, in safe mode (``encrypt_type=aes&msg_signature=`` and the AES-256-CBC envelope).
   WeChat waits ``reply_timeout_s`` (5 s) for the answer and retries on a timeout, a connection error
-  or a non-200 status, ``retries`` (2) more times with the same message (same MsgId, or same
-  FromUserName + CreateTime for events). The answer must be ``b""`` or ``b"success"`` (no passive
+  or a non-200 status, ``retries`` (2) more times (3 attempts in all) with the same request, byte
+  for byte: the same query string (timestamp, nonce, signature, msg_signature) and the same body
+  (in safe mode the same ciphertext), as SDK authors (Senparc) observe; so the same MsgId, or the
+  same FromUserName + CreateTime for events. The answer must be ``b""`` or ``b"success"`` (no passive
   reply) or a reply XML (encrypted in safe mode); anything else, or no answer after the last
   attempt, shows the user WeChat's system notice ``SERVICE_UNAVAILABLE`` (inbox kind "system").
 
@@ -54,8 +56,7 @@ Deliberate deviations from the real platform:
 - The query ``timestamp`` of a push is real wall-clock time (what replay checks compare against),
   while CreateTime and the 48 h/quota/token/media clock follow ``fake.now()`` (``fake.advance``).
   A user's CreateTime is bumped by a second if needed so FromUserName + CreateTime stays unique.
-- Each retry is signed again (new timestamp and nonce; in safe mode a new ciphertext) around the
-  same message XML. Retries follow each other at once (``retry_delay_s``).
+- Retries follow each other at once (``retry_delay_s``).
 - The answer is read strictly: ``"success\\n"`` or an empty XML is a bad answer, and a bad answer
   is not retried. A plain reply in safe mode is refused (there is no "compatible mode").
 - ``fake.user()`` users are followers from the start; ``scan()`` by a non-follower is a
@@ -1053,10 +1054,10 @@ class FakeWeChat:
         attempts: list[DeliveryAttempt] = []
         reply: dict | None = None
         error: str | None = None
+        params, body = self.envelope(xml, openid=user.openid)  # a retry repeats it exactly
         for n in range(1, self.retries + 2):
             if n > 1 and self._closing.wait(self.retry_delay_s):
                 break
-            params, body = self.envelope(xml, openid=user.openid)
             started = time.monotonic()
             status, answer, outcome, problem = None, b"", "ok", None
             try:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -36,6 +36,7 @@ from tests.conftest import free_port, serve_in_thread
 from tests.fakes.telegram import tiny_png
 from tests.fakes.wechat import (
     SERVICE_UNAVAILABLE,
+    Delivery,
     FakeWeChat,
     MessageCrypto,
     parse_xml,
@@ -106,11 +107,11 @@ class Webhook:
 
 
 @contextmanager
-def running_webhook(fake: FakeWeChat, *, delay: float = 0.0, answer: bytes | None = None
-                    ) -> Iterator[Webhook]:  # fmt: skip
-    """Serve a webhook that checks signatures and decrypts with wechatpy, then after `delay`
-    answers `hook.answer` verbatim, or echoes text and events in a passive reply (encrypted in
-    safe mode)."""
+def running_webhook(fake: FakeWeChat, *, hold: threading.Event | None = None,
+                    answer: bytes | None = None) -> Iterator[Webhook]:  # fmt: skip
+    """Serve a webhook that checks signatures and decrypts with wechatpy, then (once `hold` is
+    set, if given) answers `hook.answer` verbatim, or echoes text and events in a passive reply
+    (encrypted in safe mode)."""
     crypto = WeChatCrypto(fake.token, fake.aes_key, fake.app_id) if fake.aes_key else None
     hook = Webhook(answer=answer)
 
@@ -129,8 +130,8 @@ def running_webhook(fake: FakeWeChat, *, delay: float = 0.0, answer: bytes | Non
             return Response("forbidden", status_code=403)
         message = parse_message(xml)
         hook.seen.append(message)
-        if delay:
-            await asyncio.sleep(delay)
+        if hold is not None:
+            await asyncio.to_thread(hold.wait, 60)
         if hook.answer is not None:
             return Response(hook.answer)
         if message.type == "text":
@@ -420,21 +421,36 @@ def test_user_messages_reach_a_wechatpy_webhook(aes_key: str | None) -> None:
         assert [i.kind for i in user.messages()] == ["passive"] * 4
 
 
-def test_slow_webhook_gets_three_attempts_with_the_same_message(fake: FakeWeChat) -> None:
-    with running_webhook(fake, delay=0.4) as hook:
+def test_slow_webhook_gets_three_attempts_with_the_same_request(fake: FakeWeChat) -> None:
+    hold = threading.Event()  # the webhook answers nothing while it is clear
+
+    def unanswered(act: Callable[[], Delivery]) -> Delivery:
+        """`act` while the webhook holds every request; the fake must give up by itself."""
+        hold.clear()
+        deadline = threading.Timer(30, hold.set)  # generous, should the fake wait for ever
+        deadline.start()
+        delivery = act()
+        gave_up_by_itself = not hold.is_set()
+        deadline.cancel()
+        hold.set()
+        assert gave_up_by_itself
+        return delivery
+
+    with running_webhook(fake, hold=hold) as hook:
         seen = hook.seen
         user = fake.user("o_user1")
-        delivery = user.send_text("slow")
+        delivery = unanswered(lambda: user.send_text("slow"))
         assert [(a.attempt, a.outcome) for a in delivery.attempts] == [
             (1, "timeout"), (2, "timeout"), (3, "timeout"),
         ]  # fmt: skip
         assert not delivery.ok and delivery.reply is None
-        assert len({a.params["nonce"] for a in delivery.attempts}) == 3  # each signed anew
+        # a retry repeats the request byte for byte: query string and body
+        assert len({(tuple(sorted(a.params.items())), a.sent) for a in delivery.attempts}) == 1
         assert {m.id for m in seen} == {int(delivery.msgid)} and len(seen) == 3
         assert [d.msgid for d in fake.deliveries] == [delivery.msgid] * 3
-        assert all(0.25 < a.elapsed < 1 for a in delivery.attempts)  # waited reply_timeout_s
+        assert all(a.elapsed >= 0.25 for a in delivery.attempts)  # waited reply_timeout_s
         assert user.wait_for(SERVICE_UNAVAILABLE).kind == "system"
-        event = user.subscribe()
+        event = unanswered(user.subscribe)
         assert len({(m.source, m.time) for m in seen[3:]}) == 1 and len(seen) == 6
         assert event.key == f"o_user1:{event.message['CreateTime']}"
 
