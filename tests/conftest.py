@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import socket
 import threading
@@ -31,11 +30,18 @@ from store.payments import SandboxProvider
 from store.search import SearchIndex
 from store.shop import Shop
 from store.uow import UnitOfWork
+from tests.markers import (  # noqa: F401 — hooks and fixtures pytest finds in this conftest
+    PG_URL,
+    chromium,
+    pg_url,
+    pytest_collection_modifyitems,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).with_name("fixtures")
 SAMPLE = ROOT / "store" / "sample" / "catalog.json"
-PG_URL = os.environ.get("CHATSHOP_TEST_DATABASE_URL")
 
 
 def load_catalog(sessions: sessionmaker[Session], path: Path, media: Path) -> None:
@@ -80,15 +86,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "template.db"
 
 
-def _backends() -> list:
-    pg = pytest.param(
-        "postgres",
-        marks=pytest.mark.skipif(not PG_URL, reason="CHATSHOP_TEST_DATABASE_URL is not set"),
-    )
-    return ["sqlite", pg]
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: an SQLite file, then PostgreSQL when configured."""
     if request.param == "postgres":

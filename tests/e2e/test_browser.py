@@ -1,11 +1,8 @@
 """A person in headless Chromium: types into the web chat, clicks a product, sees the reply."""
 
-import shutil
-
 import pytest
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian chromium is not installed")
+pytestmark = pytest.mark.browser
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -18,11 +15,11 @@ ARGS = [
 
 
 @pytest.fixture
-def page():
+def page(chromium: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         page = browser.new_page(viewport={"width": 420, "height": 860})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
