@@ -59,8 +59,25 @@ def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def interpreter() -> EmbeddedInterpreter:
-    return EmbeddedInterpreter()
+def nlu_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the trained NLU model is kept: pytest's cache when it is on, so the model is
+    trained once and reused by later runs until the training data changes (the file name
+    is the data's fingerprint), else a directory for this session."""
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    return cache.mkdir("nlu-cache") if cache is not None else tmp_path_factory.mktemp("nlu-cache")
+
+
+@pytest.fixture(scope="session")
+def interpreter(nlu_cache: Path) -> EmbeddedInterpreter:
+    """The embedded interpreter, trained at most once per session (it takes tens of seconds)."""
+    return EmbeddedInterpreter.load_or_train(nlu_cache)
+
+
+def with_trained_model(data_dir: Path, nlu_cache: Path) -> Path:
+    """Give a `chatshop` data dir the session's trained model, so a process started there
+    loads it instead of training its own (call after the `interpreter` fixture ran)."""
+    shutil.copytree(nlu_cache, data_dir / "nlu-cache", dirs_exist_ok=True)
+    return data_dir
 
 
 @pytest.fixture
