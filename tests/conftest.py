@@ -30,14 +30,10 @@ from store.payments import SandboxProvider
 from store.search import SearchIndex
 from store.shop import Shop
 from store.uow import UnitOfWork
-from tests.markers import (  # noqa: F401 — hooks and fixtures pytest finds in this conftest
-    PG_URL,
-    chromium,
-    pg_url,
-    pytest_collection_modifyitems,
-    pytest_runtest_makereport,
-    pytest_runtest_setup,
-)
+
+# The postgres/browser markers, their skips and CI's REQUIRE_ALL check, with the pg_url and
+# chromium fixtures.
+pytest_plugins = ["tests.markers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -107,9 +103,8 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: an SQLite file, then PostgreSQL when configured."""
     if request.param == "postgres":
-        assert PG_URL
-        reset_postgres(PG_URL)
-        url = PG_URL
+        url = request.getfixturevalue("pg_url")
+        reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path}/store.db"
     upgrade(url)
@@ -120,6 +115,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def sql_sessions(store_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     """store_url loaded with the small catalog."""
     engine = make_engine(store_url)
+    factory = make_session_factory(engine)
+    load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_sessions(pg_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """PostgreSQL alone (for tests of its row locks), migrated, with the small catalog."""
+    reset_postgres(pg_url)
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
     factory = make_session_factory(engine)
     load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
     yield factory

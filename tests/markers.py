@@ -6,7 +6,7 @@ Without the database or the browser it is skipped with a visible reason, so a de
 the suite anywhere; with `CHATSHOP_REQUIRE_ALL=1` (CI sets it) that skip is a failure, so a run
 that silently tested only SQLite, or no browser at all, can never pass as green.
 
-The hooks are imported into tests/conftest.py, which is how pytest finds them.
+tests/conftest.py loads this module as a plugin (`pytest_plugins`).
 """
 
 from __future__ import annotations

@@ -9,21 +9,15 @@ played out in a fixed order: one checkout holds the last unit, the other waits o
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import stock
-from store.db import make_engine, make_session_factory
-from store.migrate import upgrade
 from store.models import Variant
 from store.uow import UnitOfWork
-from tests.conftest import FIXTURES, load_catalog, reset_postgres
+from tests.integration.contention import Contender
 
 SKU = "RUN-1-BLK-42"  # 10 in the small catalog
 
@@ -82,73 +76,35 @@ def test_a_refused_reservation_is_the_same_one_update_and_takes_nothing(sql_sess
 
 
 @pytest.fixture
-def pg_sessions(pg_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    reset_postgres(pg_url)
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
-    factory = make_session_factory(engine)
-    load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
-    with UnitOfWork(factory) as uow:
+def last_unit(pg_sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with UnitOfWork(pg_sessions) as uow:
         uow.session.execute(update(Variant).filter_by(sku=SKU).values(stock=1))
         uow.commit()
-    yield factory
-    engine.dispose()
+    return pg_sessions
 
 
-class SecondCheckout(threading.Thread):
-    """Reserves one unit in its own transaction and commits, on its own connection."""
-
-    def __init__(self, sessions: sessionmaker[Session], target: int) -> None:
-        super().__init__(daemon=True)
-        self.sessions, self.target = sessions, target
-        self.pid: int | None = None
-        self.outcome: bool | None = None
-        self.connected = threading.Event()
-
-    def run(self) -> None:
-        with UnitOfWork(self.sessions) as uow:
-            self.pid = uow.session.scalar(text("SELECT pg_backend_pid()"))
-            self.connected.set()
-            self.outcome = stock.reserve(uow.session, self.target, 1)
-            uow.commit()
-
-    def wait_until_blocked_or_done(self, seconds: float = 60) -> None:
-        """Until PostgreSQL reports this checkout waiting for a lock (or it has finished)."""
-        assert self.connected.wait(seconds)
-        engine = self.sessions.kw["bind"]
-        query = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
-        deadline = time.monotonic() + seconds
-        with engine.connect() as conn:
-            while self.is_alive() and conn.scalar(query, {"pid": self.pid}) != "Lock":
-                assert time.monotonic() < deadline, "the second checkout neither waited nor ended"
-                time.sleep(0.02)
-
-
-def race_for_the_last_unit(sessions: sessionmaker[Session], first_commits: bool) -> bool | None:
+def race_for_the_last_unit(sessions: sessionmaker[Session], first_commits: bool) -> bool:
     """The first checkout takes the last unit and keeps its transaction open; the second one
     asks for it and must wait; then the first commits (or gives up). The second's outcome."""
     target = variant_id(sessions)
     with UnitOfWork(sessions) as first:
         assert stock.reserve(first.session, target, 1)
-        second = SecondCheckout(sessions, target)
-        second.start()
-        second.wait_until_blocked_or_done()
+        second = Contender(sessions, lambda session: stock.reserve(session, target, 1))
+        second.start_and_wait_until_blocked()
         if first_commits:
             first.commit()
-    second.join(60)
-    assert not second.is_alive()
-    return second.outcome
+    return second.result()
 
 
 def test_a_checkout_waiting_for_the_last_unit_is_refused_once_the_other_commits(
-    pg_sessions,
+    last_unit,
 ) -> None:
-    assert race_for_the_last_unit(pg_sessions, first_commits=True) is False
-    assert units_left(pg_sessions) == 0
+    assert race_for_the_last_unit(last_unit, first_commits=True) is False
+    assert units_left(last_unit) == 0
 
 
 def test_a_checkout_waiting_for_the_last_unit_gets_it_when_the_other_gives_up(
-    pg_sessions,
+    last_unit,
 ) -> None:
-    assert race_for_the_last_unit(pg_sessions, first_commits=False) is True
-    assert units_left(pg_sessions) == 0
+    assert race_for_the_last_unit(last_unit, first_commits=False) is True
+    assert units_left(last_unit) == 0
