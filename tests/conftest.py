@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import socket
 import threading
@@ -38,6 +39,8 @@ pytest_plugins = ["tests.markers"]
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).with_name("fixtures")
 SAMPLE = ROOT / "store" / "sample" / "catalog.json"
+# Prefer the pg_url fixture, which marks the test `postgres` and skips (or fails in CI) for it.
+PG_URL = os.environ.get("CHATSHOP_TEST_DATABASE_URL")
 
 
 def load_catalog(sessions: sessionmaker[Session], path: Path, media: Path) -> None:
