@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import percentile  # noqa: E402
 from nlu.embedded import EmbeddedInterpreter  # noqa: E402
 from nlu.evaluate import DEFAULT_DATA, evaluate, read_dataset  # noqa: E402
 from store.importer import file_vocabulary  # noqa: E402
@@ -66,7 +67,6 @@ def main() -> None:
             t0 = time.perf_counter()
             interpreter.parse(text)
             latencies.append((time.perf_counter() - t0) * 1000)
-    latencies.sort()
     with tempfile.TemporaryDirectory() as cache:
         EmbeddedInterpreter.load_or_train(Path(cache))  # writes the cache
         code = LOAD_SCRIPT.format(root=str(ROOT), cache=cache)
@@ -80,8 +80,8 @@ def main() -> None:
                 "bench": "nlu",
                 "lang": "all",
                 "parses": len(latencies),
-                "parse_p50_ms": round(latencies[len(latencies) // 2], 3),
-                "parse_p99_ms": round(latencies[int(len(latencies) * 0.99)], 3),
+                "parse_p50_ms": percentile(latencies, 0.5, 3),
+                "parse_p99_ms": percentile(latencies, 0.99, 3),
                 "load_s": round(min(loads), 2),
                 "load_s_max": round(max(loads), 2),
                 "train_s": round(train_s, 2),

@@ -1,6 +1,8 @@
 """N simulated customers each complete a purchase conversation in-process through the
 gateway, in 1 and then 2 worker processes sharing one database (production runs N workers).
-Prints one JSON line per database and worker count.
+Prints one JSON line per database and worker count, with each worker's own peak memory and
+the orders the customers placed. The NLU model is trained once, before the clock starts, and
+loaded by every worker from its cache, as a restarted production worker would.
 
     python bench/pipeline.py [--customers 200] [--workers 1 2] [--db-url postgresql+psycopg://...]
 """
@@ -10,26 +12,27 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
-import statistics
+import shutil
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import text, update
+from sqlalchemy import func, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import peak_rss_mb, percentile
 from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.messages import Action, Inbound, Outbound
 from dialogs.i18n import t
+from nlu.embedded import EmbeddedInterpreter
 from store.db import make_engine, make_session_factory
 from store.importer import import_rows, read_catalog
 from store.migrate import upgrade
-from store.models import Variant
+from store.models import Order, Variant
 from store.uow import UnitOfWork
 
 SAMPLE = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
@@ -84,7 +87,7 @@ SCRIPTS = {
 APOLOGIES = {t("zh", "errors.internal"), t("en", "errors.internal")}
 
 
-def prepare(url: str, data_dir: Path) -> None:
+def prepare(url: str, data_dir: Path, nlu_cache: Path) -> None:
     if url.startswith("postgresql"):
         engine = make_engine(url)
         with engine.begin() as conn:
@@ -98,6 +101,15 @@ def prepare(url: str, data_dir: Path) -> None:
         uow.session.execute(update(Variant).values(stock=1_000_000))  # nobody runs out mid-bench
         uow.commit()
     engine.dispose()
+    shutil.copytree(nlu_cache, data_dir / "nlu-cache")
+
+
+def orders_placed(url: str) -> int:
+    engine = make_engine(url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        placed = uow.session.scalar(select(func.count()).select_from(Order)) or 0
+    engine.dispose()
+    return placed
 
 
 def pick(replies: list[Outbound], action: str) -> str | None:
@@ -134,14 +146,15 @@ def worker(url: str, data_dir: str, customers: int, seed: int, ready, go, result
     app.refresh_catalog()
     ready.put(seed)
     go.wait()
-    results.put(converse(app, customers, seed))
+    latencies, unanswered = converse(app, customers, seed)
     app.engine.dispose()
+    results.put((seed, latencies, unanswered, peak_rss_mb()))  # this worker's own peak
 
 
-def run(url: str, customers: int, workers: int, label: str) -> dict:
+def run(url: str, customers: int, workers: int, label: str, nlu_cache: Path) -> dict:
     """`workers` processes, like N stateless workers behind a load balancer, share one DB."""
     data_dir = Path(tempfile.mkdtemp(prefix="chatshop-bench-"))
-    prepare(url, data_dir)
+    prepare(url, data_dir, nlu_cache)
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     share = [customers // workers + (i < customers % workers) for i in range(workers)]
@@ -155,11 +168,11 @@ def run(url: str, customers: int, workers: int, label: str) -> dict:
         ready.get(timeout=300)
     started = time.perf_counter()
     go.set()
-    outcomes = [results.get(timeout=1800) for _ in procs]
+    outcomes = sorted(results.get(timeout=1800) for _ in procs)  # by worker number
     elapsed = time.perf_counter() - started
     for proc in procs:
         proc.join()
-    latencies = sorted(ms for lat, _ in outcomes for ms in lat)
+    latencies = [ms for _, lat, _, _ in outcomes for ms in lat]
     return {
         "bench": "pipeline",
         "db": label,
@@ -167,15 +180,12 @@ def run(url: str, customers: int, workers: int, label: str) -> dict:
         "customers": customers,
         "messages": len(latencies),
         "messages_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
-        "unanswered_or_failed": sum(u for _, u in outcomes),
-        "peak_rss_mb_per_worker": round(_child_rss_mb(), 1),
+        "p50_ms": percentile(latencies, 0.5, 2),
+        "p99_ms": percentile(latencies, 0.99, 2),
+        "unanswered_or_failed": sum(u for _, _, u, _ in outcomes),
+        "orders_placed": orders_placed(url),
+        "peak_rss_mb_per_worker": [round(peak, 1) for _, _, _, peak in outcomes],
     }
-
-
-def _child_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -184,12 +194,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--db-url", help="also run on this PostgreSQL database (it is wiped)")
     args = parser.parse_args()
+    nlu_cache = Path(tempfile.mkdtemp(prefix="chatshop-bench-nlu-"))
+    EmbeddedInterpreter.load_or_train(nlu_cache)  # once, for every configuration
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
-            result = run(f"sqlite:///{tmp}/bench.db", args.customers, workers, "sqlite")
-            print(json.dumps(result), flush=True)
+            url = f"sqlite:///{tmp}/bench.db"
+            print(json.dumps(run(url, args.customers, workers, "sqlite", nlu_cache)), flush=True)
         if args.db_url:
-            print(json.dumps(run(args.db_url, args.customers, workers, "postgresql")), flush=True)
+            result = run(args.db_url, args.customers, workers, "postgresql", nlu_cache)
+            print(json.dumps(result), flush=True)
+    shutil.rmtree(nlu_cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

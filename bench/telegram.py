@@ -22,7 +22,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ ROOT = HERE.parent
 # python-telegram-bot package (`telegram`) for everything imported after it.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
+from bench.common import percentile  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 TOKEN = "123:BENCH"
@@ -143,10 +143,6 @@ async def customers(url: str, chats: int, messages: int) -> list[tuple]:
     return sent
 
 
-def percentile(values: list[float], q: float) -> float:
-    return round(sorted(values)[max(int(len(values) * q) - 1, 0)], 1)
-
-
 def run(db_url: str, label: str, config: str, chats: int, messages: int) -> dict:
     spec = importlib.util.spec_from_file_location("pipeline", HERE / "pipeline.py")
     pipeline = importlib.util.module_from_spec(spec)
@@ -205,7 +201,7 @@ def run(db_url: str, label: str, config: str, chats: int, messages: int) -> dict
         "chats": chats,
         "updates": len(sent),
         "updates_per_s": round(len(sent) / (last_reply - began), 1),
-        "p50_ms": round(statistics.median(latencies), 1),
+        "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
         "webhook_ack_p99_ms": percentile([s[3] * 1000 for s in sent], 0.99),
         "non_200": sum(1 for s in sent if s[4] != 200),

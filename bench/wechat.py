@@ -34,7 +34,6 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # which the shop's code imports; the bench scripts are imported as `bench.*` instead.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from bench.telegram import percentile, start, wait_until  # noqa: E402
+from bench.common import percentile  # noqa: E402
+from bench.telegram import start, wait_until  # noqa: E402
 from store.db import make_engine, make_session_factory  # noqa: E402
 from store.models import Message, OutboxMessage, OutboxStatus  # noqa: E402
 from store.uow import UnitOfWork  # noqa: E402
@@ -267,7 +267,7 @@ def run(db_url: str, label: str, customers: int, duration: float, data_dir: Path
         "duration_s": round(ended - began, 1),
         "messages": len(sent),
         "messages_per_s": round(len(sent) / (ended - began), 1),
-        "p50_ms": round(statistics.median(latencies), 1),
+        "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": round(max(latencies), 1),
         "passive_pct": round(100 * kinds["passive"] / len(sent), 1),

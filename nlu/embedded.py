@@ -33,9 +33,9 @@ _SPACES = re.compile(r"\s\s+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
-def _data_fingerprint() -> str:
+def _data_fingerprint(data_dir: Path = DATA_DIR) -> str:
     digest = hashlib.sha256(MODEL_VERSION.encode() + LEXICON.read_bytes())
-    for path in training_files():
+    for path in training_files(data_dir):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -106,17 +106,21 @@ class EmbeddedInterpreter:
         return _normalize(masked)
 
     @classmethod
-    def load_or_train(cls, cache_dir: Path, default_language: str = "zh") -> EmbeddedInterpreter:
+    def load_or_train(
+        cls, cache_dir: Path, default_language: str = "zh", data_dir: Path = DATA_DIR
+    ) -> EmbeddedInterpreter:
         """Load the model trained on the current data from `cache_dir`, training (and
-        caching) it first when the data, the code version or scikit-learn changed."""
-        path = cache_dir / f"intent-model-{_data_fingerprint()}.pkl"
+        caching) it first when the data, the code version or scikit-learn changed.
+        `data_dir` is the training data (tests pass a small set to train in a moment)."""
+        path = cache_dir / f"intent-model-{_data_fingerprint(data_dir)}.pkl"
         if path.exists():
             try:
                 with path.open("rb") as fh:
                     return cls(default_language=default_language, weights=pickle.load(fh))
             except Exception:  # a corrupt or incompatible cache is rebuilt, never fatal
                 log.warning("ignoring unreadable NLU model cache %s", path.name)
-        interpreter = cls(default_language=default_language)
+        examples = [e for file in training_files(data_dir) for e in load_examples(file)]
+        interpreter = cls(examples, default_language=default_language)
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ class RasaInterpreter:
         retry_after_s: After a failure, how long to use only the fallback before trying
             Rasa again.
         client: An httpx client to reuse; one is created (and owned) when omitted.
+        clock: Monotonic seconds for the retry window (tests pass one they can move).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class RasaInterpreter:
         timeout_s: float = 0.5,
         retry_after_s: float = 30.0,
         client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url.rstrip("/")
         self.fallback = fallback
@@ -52,8 +55,9 @@ class RasaInterpreter:
         self.default_language: str = getattr(fallback, "default_language", "zh")
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=timeout_s)
+        self._clock = clock
         self._lock = threading.Lock()
-        self._skip_until = 0.0  # monotonic time before which Rasa is not called
+        self._skip_until = 0.0  # clock time before which Rasa is not called
         self._failing = False
 
     def parse(self, text: str, context: ParseContext | None = None) -> Parse:
@@ -67,7 +71,7 @@ class RasaInterpreter:
             The parse; never raises because of Rasa.
         """
         with self._lock:
-            if time.monotonic() < self._skip_until:
+            if self._clock() < self._skip_until:
                 return self.fallback.parse(text, context)
         try:
             response = self._client.post(
@@ -92,7 +96,7 @@ class RasaInterpreter:
 
     def _trip(self, exc: Exception) -> None:
         with self._lock:
-            self._skip_until = time.monotonic() + self.retry_after_s
+            self._skip_until = self._clock() + self.retry_after_s
             self._failing = True
         # Only the error class and status: exception messages and bodies may echo the text.
         reason = type(exc).__name__

@@ -33,9 +33,14 @@ from store.search import SearchIndex
 from store.shop import Shop
 from store.uow import UnitOfWork
 
+# The postgres/browser markers, their skips and CI's REQUIRE_ALL check, with the pg_url and
+# chromium fixtures.
+pytest_plugins = ["tests.markers"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).with_name("fixtures")
 SAMPLE = ROOT / "store" / "sample" / "catalog.json"
+# Prefer the pg_url fixture, which marks the test `postgres` and skips (or fails in CI) for it.
 PG_URL = os.environ.get("CHATSHOP_TEST_DATABASE_URL")
 
 
@@ -54,8 +59,25 @@ def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def interpreter() -> EmbeddedInterpreter:
-    return EmbeddedInterpreter()
+def nlu_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the trained NLU model is kept: pytest's cache when it is on, so the model is
+    trained once and reused by later runs until the training data changes (the file name
+    is the data's fingerprint), else a directory for this session."""
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    return cache.mkdir("nlu-cache") if cache is not None else tmp_path_factory.mktemp("nlu-cache")
+
+
+@pytest.fixture(scope="session")
+def interpreter(nlu_cache: Path) -> EmbeddedInterpreter:
+    """The embedded interpreter, trained at most once per session (it takes tens of seconds)."""
+    return EmbeddedInterpreter.load_or_train(nlu_cache)
+
+
+def with_trained_model(data_dir: Path, nlu_cache: Path) -> Path:
+    """Give a `chatshop` data dir the session's trained model, so a process started there
+    loads it instead of training its own (call after the `interpreter` fixture ran)."""
+    shutil.copytree(nlu_cache, data_dir / "nlu-cache", dirs_exist_ok=True)
+    return data_dir
 
 
 @pytest.fixture
@@ -81,21 +103,12 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "template.db"
 
 
-def _backends() -> list:
-    pg = pytest.param(
-        "postgres",
-        marks=pytest.mark.skipif(not PG_URL, reason="CHATSHOP_TEST_DATABASE_URL is not set"),
-    )
-    return ["sqlite", pg]
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: an SQLite file, then PostgreSQL when configured."""
     if request.param == "postgres":
-        assert PG_URL
-        reset_postgres(PG_URL)
-        url = PG_URL
+        url = request.getfixturevalue("pg_url")
+        reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path}/store.db"
     upgrade(url)
@@ -106,6 +119,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def sql_sessions(store_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     """store_url loaded with the small catalog."""
     engine = make_engine(store_url)
+    factory = make_session_factory(engine)
+    load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_sessions(pg_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """PostgreSQL alone (for tests of its row locks), migrated, with the small catalog."""
+    reset_postgres(pg_url)
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
     factory = make_session_factory(engine)
     load_catalog(factory, FIXTURES / "small_catalog.csv", tmp_path / "media")
     yield factory

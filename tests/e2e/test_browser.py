@@ -3,15 +3,13 @@ pays on the pay pages; all under the server's Content-Security-Policy, which mus
 to block anything."""
 
 import re
-import shutil
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests.e2e.conftest import WebChatCustomer
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian chromium is not installed")
+pytestmark = pytest.mark.browser
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,11 +47,11 @@ def console() -> Console:
 
 
 @pytest.fixture
-def browser():
+def browser(chromium: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         yield browser
         browser.close()
 

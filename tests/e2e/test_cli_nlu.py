@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, with_trained_model
 from tests.e2e.conftest import run_chatshop
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("nlu-cli")  # one model cache for the module
+def data_dir(tmp_path_factory: pytest.TempPathFactory, nlu_cache: Path, interpreter) -> Path:
+    return with_trained_model(tmp_path_factory.mktemp("nlu-cli"), nlu_cache)
 
 
 def chatshop(data_dir: Path, *args: str):

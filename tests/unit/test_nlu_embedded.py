@@ -1,8 +1,11 @@
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
+import yaml
 
-from nlu.embedded import DATA_DIR
+from nlu.embedded import DATA_DIR, EmbeddedInterpreter, training_files
 from nlu.rasa_yaml import load_examples, strip_annotations
 
 
@@ -14,15 +17,35 @@ def test_rasa_annotations_are_stripped_with_spans() -> None:
     assert entities == (("quantity", "两件", 1, 3), ("color", "red", 3, 5))
 
 
-def test_fast_inference_matches_the_fitted_model(interpreter) -> None:
+@pytest.fixture(scope="module")
+def few_shot_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Training data in Rasa's format: a few examples of a few intents in both languages. A
+    model trained on it in a moment runs the same code as the full one (which takes 20 s+)."""
+    root = tmp_path_factory.mktemp("nlu-data")
+    for path in training_files():
+        by_intent: dict[str, list[str]] = {}
+        for example in load_examples(path):
+            by_intent.setdefault(example.intent, []).append(example.text)
+        blocks = [
+            {"intent": intent, "examples": "".join(f"- {t}\n" for t in texts[:4])}
+            for intent, texts in list(by_intent.items())[:6]
+        ]
+        target = root / path.parent.name / "nlu.yml"
+        target.parent.mkdir()
+        target.write_text(yaml.safe_dump({"nlu": blocks}, allow_unicode=True), "utf-8")
+    return root
+
+
+def test_fast_inference_matches_the_fitted_model(tmp_path, few_shot_data) -> None:
+    trained = EmbeddedInterpreter.load_or_train(tmp_path, data_dir=few_shot_data)
     examples = (
         load_examples(DATA_DIR / "test" / "en.yml")[:100]
         + load_examples(DATA_DIR / "test" / "zh.yml")[:100]
     )
     for example in examples:
-        text = interpreter.features_text(example.text)
-        expected = interpreter._model.predict_proba([text])[0]
-        assert np.allclose(interpreter._fast.predict_proba(text), expected, atol=1e-9)
+        text = trained.features_text(example.text)
+        expected = trained._model.predict_proba([text])[0]
+        assert np.allclose(trained._fast.predict_proba(text), expected, atol=1e-9)
 
 
 def test_parse_reports_intent_ranking_entities_and_language(interpreter) -> None:
@@ -49,15 +72,29 @@ def test_character_ngrams_match_scikit_learns_char_wb() -> None:
         assert char_wb_ngrams(text) == analyze(text)
 
 
-def test_a_cached_model_loads_without_retraining_and_parses_the_same(tmp_path, interpreter) -> None:
-    from nlu.embedded import EmbeddedInterpreter
-
-    first = EmbeddedInterpreter.load_or_train(tmp_path)
-    cached = EmbeddedInterpreter.load_or_train(tmp_path)
-    assert cached._model is None  # loaded, not trained
+def test_a_cached_model_loads_without_retraining_and_parses_the_same(
+    tmp_path, few_shot_data
+) -> None:
+    first = EmbeddedInterpreter.load_or_train(tmp_path, data_dir=few_shot_data)
+    cached = EmbeddedInterpreter.load_or_train(tmp_path, data_dir=few_shot_data)
+    assert first._model is not None and cached._model is None  # trained, then loaded
     for text in ["有没有红色的T恤", "my orders", "asdf"]:
         assert cached.parse(text).ranking == first.parse(text).ranking
     assert len(list(tmp_path.glob("intent-model-*.pkl"))) == 1
+
+
+def test_changed_training_data_is_trained_again_and_replaces_the_old_model(
+    tmp_path, few_shot_data
+) -> None:
+    data = shutil.copytree(few_shot_data, tmp_path / "data")
+    EmbeddedInterpreter.load_or_train(tmp_path / "cache", data_dir=data)
+    [old] = (tmp_path / "cache").glob("intent-model-*.pkl")
+    with (data / "en" / "nlu.yml").open("a", encoding="utf-8") as fh:
+        fh.write("- intent: greet\n  examples: |\n    - good day to you\n")
+    retrained = EmbeddedInterpreter.load_or_train(tmp_path / "cache", data_dir=data)
+    assert retrained._model is not None
+    assert [p.name for p in (tmp_path / "cache").glob("intent-model-*.pkl")] != [old.name]
+    assert len(list((tmp_path / "cache").glob("intent-model-*.pkl"))) == 1
 
 
 def test_shop_vocabulary_is_masked_to_entity_types_for_the_classifier(interpreter) -> None:
