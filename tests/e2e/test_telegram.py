@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.bootstrap import App, bootstrap
-from bot.channels.telegram import SECRET_HEADER, set_webhook
+from bot.channels.sequencer import Sequencer
+from bot.channels.telegram import SECRET_HEADER, TelegramChannel, set_webhook
 from bot.server import create_app
 from dialogs.i18n import t
 from store import orders
@@ -46,6 +47,7 @@ class TelegramShop:
     fake: FakeTelegram
     app: App
     url: str
+    channel: TelegramChannel
 
     def count(self, model, *where) -> int:
         with UnitOfWork(self.app.sessions) as uow:
@@ -92,7 +94,7 @@ def telegram_shop(
             wait_until(api.state.telegram.ready.is_set, "the bot to connect")
             if webhook:
                 asyncio.run(set_webhook(settings))
-            yield TelegramShop(fake, app, url)
+            yield TelegramShop(fake, app, url, api.state.telegram)
         app.engine.dispose()
 
 
@@ -195,7 +197,10 @@ def test_a_customer_buys_with_buttons_and_pays_the_invoice(polling_shop, lang) -
 
 
 def test_bot_menu_is_registered_in_chinese_and_english(polling_shop) -> None:
-    calls = polling_shop.fake.calls_to("setMyCommands")
+    fake = polling_shop.fake
+    # in the background once connected: the menu is optional, it never holds up the bot
+    wait_until(lambda: len(fake.calls_to("setMyCommands")) >= 3, "the menu")
+    calls = fake.calls_to("setMyCommands")
     languages = {c.params.get("language_code") for c in calls}
     assert {"zh", "en", None} <= languages
     zh = next(c for c in calls if c.params.get("language_code") == "zh")
@@ -293,21 +298,26 @@ def test_a_duplicate_update_is_handled_once(webhook_shop) -> None:
     assert post_update(webhook_shop, update).status_code == 200
     assert post_update(webhook_shop, update).status_code == 200
     user.wait_for("红")
-    time.sleep(0.5)
+    wait_until(
+        lambda: webhook_shop.count(OutboxMessage, OutboxMessage.status != OutboxStatus.SENT) == 0,
+        "every reply to be delivered",
+    )
     assert webhook_shop.count(Message, Message.direction == "in") == 1
     assert len([m for m in user.messages if "件" in m.text]) == 1
 
 
 def test_updates_of_one_chat_delivered_out_of_order_are_handled_in_order(webhook_shop) -> None:
+    # an earlier update is waited for however late it is, so the test needs no timing
+    sequencer = webhook_shop.channel.sequencer = Sequencer(gap_wait_s=60)
     user = webhook_shop.fake.user(2004, "Alice", "en")
     user.send_text("hello")
     user.wait_for("welcome")
     first = user.send_text("red t-shirt", deliver=False)
     second = user.send_text("my cart", deliver=False)
-    # the later update arrives first, the earlier one a moment after
+    # the later update arrives first (and is known to have), the earlier one after it
     late = threading.Thread(target=post_update, args=(webhook_shop, second))
     late.start()
-    time.sleep(0.05)
+    wait_until(lambda: sequencer.arrived(second["update_id"]), "the later update to arrive")
     assert post_update(webhook_shop, first).status_code == 200
     late.join()
     with UnitOfWork(webhook_shop.app.sessions) as uow:
