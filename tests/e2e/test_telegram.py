@@ -118,8 +118,9 @@ def data_starting(prefix: str) -> Callable[[BotMessage], bool]:
     return lambda m: any((b.get("callback_data") or "").startswith(prefix) for b in m.buttons)
 
 
-def shop_until_order_placed(user: FakeUser, lang: str) -> BotMessage:
-    """Buttons all the way: menu → category → details → variant → quantity → checkout."""
+def shop_until_order_placed(user: FakeUser, lang: str, *, type_phone: bool = False) -> BotMessage:
+    """Buttons all the way: menu → category → details → variant → quantity → checkout; the
+    phone number shared with the contact button, or typed."""
 
     def say(key: str, **params) -> str:
         return t(lang, key, **params)
@@ -158,8 +159,12 @@ def shop_until_order_placed(user: FakeUser, lang: str) -> BotMessage:
     user.send_text("张伟" if lang == "zh" else "Alice Smith")
     user.wait_for(lambda m: say("checkout.ask_phone").split("（")[0][:12] in m.text, fresh=True)
     assert user.keyboard and user.keyboard["keyboard"][0][0].get("request_contact")
-    user.share_contact("+8613812345678")
+    if type_phone:
+        user.send_text("138 1234 5678")
+    else:
+        user.share_contact("+8613812345678")
     user.wait_for(lambda m: say("checkout.ask_address")[:8] in m.text, fresh=True)
+    assert user.keyboard is None  # the phone is known: "share my phone number" is gone
     user.send_text(
         "上海市浦东新区世纪大道100号" if lang == "zh" else "12 Harbour Road, Wan Chai, Hong Kong"
     )
@@ -194,6 +199,22 @@ def test_a_customer_buys_with_buttons_and_pays_the_invoice(polling_shop, lang) -
     assert polling_shop.fake.rate_limited == []  # paced within Telegram's limits
     assert all(answer for answer in user.callback_answers)
     assert len(user.callback_answers) == len(polling_shop.fake.calls_to("answerCallbackQuery"))
+
+
+def test_the_phone_keyboard_goes_with_the_next_message_once_the_phone_is_typed(
+    polling_shop,
+) -> None:
+    user = polling_shop.fake.user(1005, "Alice", "en")
+    shop_until_order_placed(user, "en", type_phone=True)
+    sent = [
+        c.params.get("reply_markup") or {}
+        for c in polling_shop.fake.calls
+        if c.chat_id == user.id and c.method in ("sendMessage", "sendPhoto") and c.status == 200
+    ]
+    asked = next(i for i, markup in enumerate(sent) if "keyboard" in markup)
+    assert sent[asked + 1].get("remove_keyboard") is True
+    [order] = polling_shop.orders_of(user)
+    assert order.ship_phone.replace(" ", "").endswith("13812345678")
 
 
 def test_bot_menu_is_registered_in_chinese_and_english(polling_shop) -> None:
