@@ -638,9 +638,10 @@ class FakeTelegram:
         and the `times - 1` calls after it too.
 
         error "429": Too Many Requests with retry_after; "502": Bad Gateway with an HTML body;
-        "timeout": answer 504 only after `seconds`, so a client with a shorter timeout times out.
+        "timeout": answer 504 only after `seconds`, so a client with a shorter timeout times out;
+        "404": Not Found, as a Bot API emulator answers a method it does not implement.
         """
-        if error not in ("429", "502", "timeout"):
+        if error not in ("429", "502", "timeout", "404"):
             raise ValueError(f"unknown fault {error!r}")
         if method.lower() not in self._methods:
             raise ValueError(f"unknown method {method!r}")
@@ -766,6 +767,10 @@ class FakeTelegram:
         return None
 
     async def _inject(self, fault: _Fault, method: str, params: dict) -> Response:
+        if fault.error == "404":
+            with self.lock:
+                self._record(method, params, 404, "Not Found")
+            return JSONResponse(ApiError(404, "Not Found").body(), status_code=404)
         if fault.error == "429":
             error = ApiError(
                 429, f"Too Many Requests: retry after {fault.retry_after}",
