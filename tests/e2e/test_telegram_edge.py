@@ -87,16 +87,20 @@ def test_malformed_webhook_updates_are_acknowledged_and_change_nothing(
     assert not [r for r in caplog.records if r.exc_info]  # no traceback, no 500
 
 
-def test_a_body_that_is_no_update_at_all_is_refused(webhook_shop: TelegramShop) -> None:
-    url, headers = (
-        f"{webhook_shop.url}/webhooks/telegram",
-        {"X-Telegram-Bot-Api-Secret-Token": SECRET},
-    )
+def test_a_body_that_is_no_update_at_all_is_refused_and_changes_nothing(
+    webhook_shop: TelegramShop,
+) -> None:
+    url = f"{webhook_shop.url}/webhooks/telegram"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     nested = b'{"update_id": 5, "message": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
-    surrogate = b'{"update_id": 5, "message": {"message_id": 1, "text": "\\ud800"}}'
-    for body in (nested, b"\xff\xfe{}", b"null", b'"text"', surrogate):
-        answer = httpx.post(url, content=body, headers=headers, timeout=30)
-        assert answer.status_code in (200, 400), body[:40]
+    for body in (nested, b"\xff{", b"null", b'"text"', b"[]"):
+        assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 400
+    # shaped like an update, with a lone surrogate no Telegram client can send: dropped
+    chat = '{"id": 2105, "type": "private"}'
+    surrogate = (
+        f'{{"update_id": 5, "message": {{"message_id": 1, "chat": {chat}, "text": "\\ud800"}}}}'
+    )
+    assert httpx.post(url, content=surrogate, headers=headers, timeout=30).status_code == 200
     assert webhook_shop.count(Message) == 0
 
 
