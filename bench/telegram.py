@@ -1,8 +1,12 @@
 """Telegram webhook throughput and latency. Three processes: `chatshop serve` in webhook mode,
 the local fake Bot API server, and this load generator, whose simulated customers each send a
 message every two seconds (an open loop: a slow shop shows as latency). A message's latency
-runs from the start of its webhook request to its reply being recorded by the fake server
-(both read the machine's monotonic clock).
+runs from the start of its webhook request to its first reply being recorded by the fake server
+(both read the machine's monotonic clock). Replies are matched to the update that caused them,
+not paired by position: the shop's transcript names each update's replies (the inbound message
+is keyed by chat and update_id), and a chat's bot messages are walked in order for the first
+one that starts with the first reply's text; an update whose reply never reached the fake
+counts as unanswered, and one update answered by several messages shifts nothing.
 
 Three configurations per database:
   telegram_limits  30 messages/s per bot, enforced by the fake as Telegram does; 45 customers
@@ -50,6 +54,7 @@ SCRIPT = {
 # the pipeline, not that pacing (which a faster customer would run into by design).
 THINK_S = 2.0
 FIRST_CHAT = 10_000
+CONFIGS = {"telegram_limits": 45, "capacity_72": 72, "capacity_300": 300}  # customers
 
 
 def serve_fake(port: int, chats: int, paced: bool) -> None:
@@ -68,11 +73,8 @@ def serve_fake(port: int, chats: int, paced: bool) -> None:
 
     async def replies(_request) -> JSONResponse:
         with fake.lock:
-            times = {c: [m.changed_at for m in ms] for c, ms in fake.messages.items()}
-            commands = sum(1 for c in fake.calls if c.method == "setMyCommands")
-            return JSONResponse(
-                {"replies": times, "commands": commands, "rate_limited": len(fake.rate_limited)}
-            )
+            shown = {c: [[m.text, m.changed_at] for m in ms] for c, ms in fake.messages.items()}
+            return JSONResponse({"replies": shown, "rate_limited": len(fake.rate_limited)})
 
     app = Starlette(routes=[Route("/_bench", replies), Mount("/", fake.app)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
@@ -137,10 +139,61 @@ async def customers(url: str, chats: int, messages: int) -> list[tuple]:
                     status = response.status_code
                 except httpx.HTTPError:
                     status = 0  # Telegram would deliver it again; counted in non_200
-                sent.append((chat, i, started, time.monotonic() - started, status))
+                sent.append((chat, body["update_id"], started, time.monotonic() - started, status))
 
         await asyncio.gather(*(customer(n) for n in range(chats)))
     return sent
+
+
+def first_replies(db_url: str, sent: list[tuple]) -> dict[tuple[int, int], str]:
+    """(chat, update_id) → the text of the first reply the shop recorded for that update."""
+    from sqlalchemy import select
+
+    from store.db import make_engine, make_session_factory
+    from store.models import Message
+    from store.uow import UnitOfWork
+
+    keys = {f"in:telegram:{chat}:{update_id}": (chat, update_id) for chat, update_id, *_ in sent}
+    engine = make_engine(db_url)
+    found: dict[tuple[int, int], str] = {}
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        inbound = dict(
+            uow.session.execute(
+                select(Message.id, Message.dedupe_key).where(Message.dedupe_key.in_(keys))
+            ).all()
+        )
+        replies = uow.session.execute(
+            select(Message.reply_to, Message.body)
+            .where(Message.reply_to.in_(inbound), Message.direction == "out")
+            .order_by(Message.id)
+        ).all()
+    engine.dispose()
+    for reply_to, body in replies:
+        found.setdefault(keys[inbound[reply_to]], (body or {}).get("text") or "")
+    return found
+
+
+def answered_at(
+    sent: list[tuple], shown: dict[int, list], expected: dict[tuple[int, int], str]
+) -> dict[tuple[int, int], float]:
+    """(chat, update_id) → when its first reply reached the fake. Each chat's updates are
+    answered in order, so its bot messages are walked once, in order, matching each update's
+    first reply by its opening words; other messages (more of the same reply) are passed over."""
+    at: dict[tuple[int, int], float] = {}
+    for chat in sorted({s[0] for s in sent}):
+        messages, position = shown.get(chat, []), 0
+        for update_id in sorted(s[1] for s in sent if s[0] == chat):
+            if (chat, update_id) not in expected:
+                continue  # the shop recorded no reply: unanswered
+            opening = expected[(chat, update_id)].strip()[:30]  # "" (a bare list) takes the next
+            hit = next(
+                (i for i in range(position, len(messages)) if messages[i][0].startswith(opening)),
+                None,
+            )
+            if hit is not None:
+                at[(chat, update_id)] = messages[hit][1]
+                position = hit + 1
+    return at
 
 
 def run(db_url: str, label: str, config: str, chats: int, messages: int) -> dict:
@@ -171,29 +224,28 @@ def run(db_url: str, label: str, config: str, chats: int, messages: int) -> dict
     try:
         wait_until(lambda: httpx.get(f"{fake_url}/_bench").is_success, "the fake", fake)
         shop = start(["-m", "bot.cli", "serve"], env, data_dir)
-        # connected once the bot's menu is registered (zh, en and the default)
-        wait_until(
-            lambda: httpx.get(f"{fake_url}/_bench").json()["commands"] >= 3, "the shop", shop
-        )
+        # ready once the webhook stops answering 503 (connecting) and reads bodies (400: empty)
+        hook, secret = f"{shop_url}/webhooks/telegram", {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        wait_until(lambda: httpx.post(hook, headers=secret).status_code == 400, "the shop", shop)
         began = time.monotonic()
         sent = asyncio.run(customers(shop_url, chats, messages))
         deadline = time.monotonic() + 60
         while True:
             state = httpx.get(f"{fake_url}/_bench").json()
-            replies = {int(c): times for c, times in state["replies"].items()}
-            done = all(len(replies.get(FIRST_CHAT + n, [])) >= messages for n in range(chats))
-            if done or time.monotonic() > deadline:
+            shown = {int(c): ms for c, ms in state["replies"].items()}
+            expected = first_replies(db_url, sent)
+            at = answered_at(sent, shown, expected)
+            if len(at) == len(sent) or time.monotonic() > deadline:
                 break
-            time.sleep(0.2)
+            time.sleep(0.5)
     finally:
         for proc in (shop, fake):
             if proc:
                 proc.terminate()
                 proc.wait(timeout=30)
-    latencies = [
-        (replies[c][i] - at) * 1000 for c, i, at, _, _ in sent if len(replies.get(c, [])) > i
-    ]
-    last_reply = max((t for times in replies.values() for t in times), default=began)
+    started = {(c, u): t for c, u, t, _, _ in sent}
+    latencies = [(when - started[key]) * 1000 for key, when in at.items()]
+    last_reply = max(at.values(), default=began)
     return {
         "bench": "telegram",
         "db": label,
@@ -206,6 +258,7 @@ def run(db_url: str, label: str, config: str, chats: int, messages: int) -> dict
         "webhook_ack_p99_ms": percentile([s[3] * 1000 for s in sent], 0.99),
         "non_200": sum(1 for s in sent if s[4] != 200),
         "unanswered": len(sent) - len(latencies),
+        "unrecorded": len(sent) - len(expected),  # no reply in the shop's transcript at all
         "rate_limited": state["rate_limited"],
     }
 
@@ -218,10 +271,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db-url", help="also run on this PostgreSQL database (it is wiped)")
     parser.add_argument("--messages", type=int, default=8, help="messages per customer")
+    parser.add_argument("--config", action="append", choices=list(CONFIGS), help="only these")
     args = parser.parse_args()
     targets = [("sqlite", None)] + ([("postgresql", args.db_url)] if args.db_url else [])
     for label, url in targets:
-        for config, chats in (("telegram_limits", 45), ("capacity_72", 72), ("capacity_300", 300)):
+        for config in args.config or CONFIGS:
+            chats = CONFIGS[config]
             with tempfile.TemporaryDirectory() as tmp:
                 db_url = url or f"sqlite:///{tmp}/bench.db"
                 print(json.dumps(run(db_url, label, config, chats, args.messages)), flush=True)

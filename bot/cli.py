@@ -250,6 +250,8 @@ def telegram_set_webhook() -> None:
         click.echo(f"Telegram refused: {logs.redact(str(error))}", err=True)
         sys.exit(1)
     click.echo(f"webhook set to {info['url']} ({info['pending_update_count']} updates pending)")
+    if not info["menu"]:
+        click.echo("Telegram refused the command menu; the bot works without it.", err=True)
 
 
 @main.group("wechat")

@@ -83,6 +83,9 @@ class Outbound:
     replace: bool = False  # an updated view of what the pressed button was on (next page, cart)
     ask_contact: bool = False  # the question is a phone number: offer "share my contact"
     question: bool = False  # its buttons answer a one-time question (confirm? how many?)
+    # the phone question is over (answered, or the customer moved on): a channel that offered
+    # "share my contact" with it takes that offer away
+    contact_done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         # Hand-written: dataclasses.asdict deep-copies recursively and shows up in profiles.
@@ -105,6 +108,7 @@ class Outbound:
             "replace": self.replace,
             "ask_contact": self.ask_contact,
             "question": self.question,
+            "contact_done": self.contact_done,
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class Outbound:
             replace=data.get("replace", False),
             ask_contact=data.get("ask_contact", False),
             question=data.get("question", False),
+            contact_done=data.get("contact_done", False),
         )
 
 

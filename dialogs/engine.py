@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 from bot.messages import Action, Inbound, Outbound
 from dialogs import cart, checkout, greet, orders, product, search
@@ -152,7 +153,7 @@ class DialogEngine:
             return Turn([Outbound(text=t(lang, f"errors.{error.code}", **error.params))], before)
         if handler not in (greet.fallback, greet.clarify):
             ctx.state.fallbacks = 0
-        return Turn(replies, ctx.state)
+        return Turn(_after_phone_question(before, ctx.state, replies), ctx.state)
 
 
 _CONTEXT_ENTITIES = frozenset({"name", "address"})  # fields whose bare value needs context
@@ -170,6 +171,16 @@ def _media_answer(attachments: tuple[str, ...]) -> str:
     if kinds == {"voice"}:
         return "media.voice"
     return "media.received" if "photo" in kinds else "media.other"
+
+
+def _after_phone_question(
+    before: DialogState, after: DialogState, replies: list[Outbound]
+) -> list[Outbound]:
+    """Replies that end the phone question (the number is known, or the customer moved on)
+    say so, so a channel can take away the "share my contact" it offered with the question."""
+    if before.expecting == "phone" and after.expecting != "phone" and replies:
+        return [replace(replies[0], contact_done=True), *replies[1:]]
+    return replies
 
 
 def _unusable(text: str) -> str | None:

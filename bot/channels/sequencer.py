@@ -34,6 +34,8 @@ class Sequencer:
         self._chats: dict[str, _Chat] = {}
 
     async def run(self, chat_id: str, update_id: int, work: Callable[[], Awaitable[None]]) -> None:
+        if type(update_id) is not int:  # checked at the edge; a wrong type here would break
+            raise TypeError("update_id must be an int")  # every later update, not just this one
         missing = self._note(update_id)
         chat = self._chats.setdefault(chat_id, _Chat())
         heapq.heappush(chat.waiting, update_id)
@@ -59,14 +61,21 @@ class Sequencer:
             if not chat.waiting:
                 self._chats.pop(chat_id, None)
 
+    def arrived(self, update_id: int) -> bool:
+        """Whether this update reached the sequencer (it may still be waiting for its turn)."""
+        return update_id in self._seen
+
     def _note(self, update_id: int) -> range:
         """Record an arrival; the ids still missing below it, when the gap is small."""
         highest = self._highest
         self._seen.add(update_id)
-        if highest is None or update_id > highest:
+        if highest is None or update_id > highest or highest - update_id > SEEN_IDS:
+            # the newest so far, or numbering that starts again lower (Telegram picks a new
+            # random start after a quiet week)
             self._highest = update_id
         if len(self._seen) > 2 * SEEN_IDS:
-            self._seen = {i for i in self._seen if i > (self._highest or 0) - SEEN_IDS}
+            top = self._highest or 0
+            self._seen = {i for i in self._seen if top - SEEN_IDS < i <= top}
         if highest is None or not 1 < update_id - highest <= MAX_GAP:
             return range(0)  # in order, a late arrival, or a jump no one is waiting for
         return range(highest + 1, update_id)

@@ -12,29 +12,33 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
-from telegram import (
-    Bot,
-    BotCommand,
-    ChatMember,
-    ChatMemberUpdated,
-    Message,
-    PreCheckoutQuery,
-    Update,
-)
-from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram import Bot, BotCommand
+from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot.channels.body import read_at_most
 from bot.channels.sequencer import Sequencer
-from bot.channels.telegram_render import LIST_MARK, QUESTION_MARK, Pressed, public_https
+from bot.channels.telegram_inbound import (
+    BANNED,
+    ChatMemberUpdated,
+    MalformedUpdate,
+    Message,
+    NotAnUpdate,
+    PreCheckoutQuery,
+    Update,
+    chat_of,
+    language_of,
+    read_update,
+    to_inbound,
+)
+from bot.channels.telegram_poll import ALLOWED_UPDATES, POLL_TIMEOUT_S, Poller
+from bot.channels.telegram_render import public_https
 from bot.channels.telegram_send import TelegramSender, retry_seconds
-from bot.messages import Inbound, payload
 from dialogs.i18n import LANGUAGES, t
 from store import customers, orders, payments
 from store.errors import DomainError
@@ -49,9 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query", "my_chat_member"]
 COMMANDS = ("start", "help", "cart", "orders", "lang")
-POLL_TIMEOUT_S = 20
+MENU_ATTEMPTS = 5
 MAX_BODY = 1_000_000
 
 
@@ -95,9 +98,8 @@ class TelegramChannel:
         while True:
             try:
                 await self.bot.initialize()  # getMe: checks the token
-                await register_commands(self.bot, self.app.settings.default_language)
-                if not self.webhook_mode:  # Telegram refuses getUpdates while a webhook is set
-                    await self.bot.delete_webhook(drop_pending_updates=False)
+                if not self.webhook_mode:
+                    await self._clear_webhook()
                 break
             except InvalidToken:
                 log.error("Telegram refused TELEGRAM_BOT_TOKEN; the Telegram channel is off")
@@ -109,51 +111,52 @@ class TelegramChannel:
         log.info("Telegram bot @%s connected (%s)", self.bot.username, self.mode)
         self.ready.set()
         self.sender.start()
+        self._tasks.append(asyncio.create_task(self._offer_menu()))
         if not self.webhook_mode:
-            self._tasks.append(asyncio.create_task(self.poll()))
+            poller = Poller(self.bot, self._handle_batch)
+            self._tasks.append(asyncio.create_task(poller.run()))
+
+    async def _clear_webhook(self) -> None:
+        """Telegram refuses getUpdates while a webhook is set. A server that does not know the
+        method (an emulator without webhooks) has none set: no reason to stay off."""
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except (InvalidToken, BadRequest) as error:  # PTB reads a 404 as InvalidToken
+            log.warning("deleteWebhook refused (%s); polling anyway", error)
+
+    async def _offer_menu(self) -> None:
+        """The command menu is a convenience: tried a few times in the background, and never
+        a reason to keep the channel from working."""
+        delay = 1.0
+        for _ in range(MENU_ATTEMPTS):
+            try:
+                await register_commands(self.bot, self.app.settings.default_language)
+                return
+            except (BadRequest, InvalidToken) as error:  # refused, or a server without it
+                log.warning("Telegram refused the command menu (%s); going on without it", error)
+                return
+            except RetryAfter as error:
+                await asyncio.sleep(retry_seconds(error))
+            except TelegramError as error:
+                log.warning("cannot set the command menu (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        log.warning("gave up setting the command menu; the bot works without it")
 
     @property
     def mode(self) -> str:
         return "webhook" if self.webhook_mode else "polling"
 
-    async def poll(self) -> None:
-        """Long-poll getUpdates; confirm a batch (the next offset) only once it is handled."""
-        offset, delay = None, 1.0
-        while True:
-            try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
-                )
-                delay = 1.0
-            except RetryAfter as error:
-                await asyncio.sleep(retry_seconds(error))
-                continue
-            except Conflict:
-                log.error("another process is polling this bot, or a webhook is set; waiting")
-                await asyncio.sleep(10)
-                continue
-            except TelegramError as error:
-                log.warning("getUpdates failed (%s); retrying in %.0f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
-                continue
-            if not updates:
-                continue
-            outcomes = await asyncio.gather(
-                *(self.process(u) for u in updates), return_exceptions=True
-            )
-            failures = [o for o in outcomes if isinstance(o, BaseException)]
-            if failures:
-                # Not confirmed, so Telegram sends the batch again; what was handled is
-                # de-duplicated, and a payment is never dropped because the database hiccupped.
-                log.error("telegram updates failed, retrying", exc_info=failures[0])
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
-                continue
-            offset = updates[-1].update_id + 1
+    async def _handle_batch(self, updates: list[Update]) -> bool:
+        """A polled batch, each chat in order; whether all of it was handled."""
+        outcomes = await asyncio.gather(*map(self.process, updates), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            log.error("telegram updates failed, retrying", exc_info=failures[0])
+        return not failures
 
     async def process(self, update: Update) -> None:
-        chat_id = _chat_of(update)
+        chat_id = chat_of(update)
         if chat_id is None:
             return  # not something a shop answers (edits, group chats, channel posts)
         await self.sequencer.run(chat_id, update.update_id, lambda: self._handle(update))
@@ -207,7 +210,7 @@ class TelegramChannel:
             except DomainError as error:
                 lang = (
                     orders.language_of(uow.session, str(error.params.get("number", "")))
-                    or _language(query.from_user.language_code)
+                    or language_of(query.from_user.language_code)
                     or "en"
                 )
                 log.info("pre-checkout refused: %s", error.code)
@@ -215,7 +218,7 @@ class TelegramChannel:
         return None
 
     def _member_changed(self, change: ChatMemberUpdated) -> None:
-        blocked = change.new_chat_member.status == ChatMember.BANNED
+        blocked = change.new_chat_member.status == BANNED
         with UnitOfWork(self.app.sessions) as uow:
             customers.set_reachable(uow.session, "telegram", str(change.chat.id), not blocked)
             uow.commit()
@@ -223,7 +226,7 @@ class TelegramChannel:
     def _capture(self, message: Message) -> None:
         paid = message.successful_payment
         assert paid is not None
-        body = json.dumps(paid.to_dict()).encode()
+        body = paid.model_dump_json().encode()
         with UnitOfWork(self.app.sessions) as uow:
             try:
                 outcome = payments.handle_notification(
@@ -264,85 +267,14 @@ async def set_webhook(settings: Settings) -> dict[str, object]:
             allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,  # they may carry a successful_payment
         )
-        await register_commands(bot, settings.default_language)
+        try:
+            await register_commands(bot, settings.default_language)
+            menu = True
+        except TelegramError as error:  # optional: the webhook works without it
+            log.warning("Telegram refused the command menu (%s)", error)
+            menu = False
         info = await bot.get_webhook_info()
-        return {"url": info.url, "pending_update_count": info.pending_update_count}
-
-
-def to_inbound(update: Update) -> Inbound | None:
-    """A customer's update as the channel-neutral message the gateway takes."""
-    query = update.callback_query
-    if query is not None:
-        data = query.data or ""
-        marks = {LIST_MARK: "list", QUESTION_MARK: "question"}
-        kind = marks.get(data[:2], "text")
-        message = query.message if isinstance(query.message, Message) else None
-        if message is not None and message.photo:
-            kind = "photo"
-        pressed = Pressed(message.message_id, kind).encode() if message else None  # type: ignore[arg-type]
-        return Inbound(
-            "telegram",
-            str(query.from_user.id),
-            str(update.update_id),
-            payload=(data[2:] if data[:2] in marks else data)[:200] or None,
-            display_name=query.from_user.full_name,
-            pressed=pressed,
-            language=_language(query.from_user.language_code),
-        )
-    message = update.message
-    if message is None:
-        return None
-    sender = message.from_user
-    base = {
-        "channel": "telegram",
-        "chat_id": str(message.chat.id),
-        "message_id": str(update.update_id),
-        "display_name": sender.full_name if sender else "",
-        "language": _language(sender.language_code if sender else None),
-    }
-    if message.contact:
-        return Inbound(**base, contact_phone=message.contact.phone_number)
-    if message.photo:
-        evidence = (f"telegram:{message.photo[-1].file_id}",)
-        return Inbound(**base, text=message.caption or "", attachments=evidence)
-    text = message.text or ""
-    if text.startswith("/") and (command := _command(text)):
-        return Inbound(**base, payload=command)
-    return Inbound(**base, text=text)
-
-
-def _command(text: str) -> str | None:
-    """/start (with a deep-link parameter such as p12), /help, /cart, /orders, /lang [en]."""
-    head, _, argument = text.partition(" ")
-    name = head[1:].split("@", 1)[0].lower()
-    argument = argument.strip()
-    if name == "start":
-        product = argument.removeprefix("p").removeprefix("_")
-        return (
-            payload("start", p=product)
-            if argument.startswith("p") and product.isdigit()
-            else "start"
-        )
-    if name == "lang":
-        return payload("lang", to=argument.lower()) if argument else "lang"
-    return {"help": "help", "cart": "view_cart", "orders": "orders"}.get(name)
-
-
-def _language(code: str | None) -> str | None:
-    code = (code or "").lower()
-    return next((lang for lang in LANGUAGES if code.startswith(lang)), None)
-
-
-def _chat_of(update: Update) -> str | None:
-    if update.pre_checkout_query:
-        return str(update.pre_checkout_query.from_user.id)
-    if update.callback_query:
-        return str(update.callback_query.from_user.id)
-    if update.message and update.message.chat.type == "private":
-        return str(update.message.chat.id)
-    if update.my_chat_member and update.my_chat_member.chat.type == "private":
-        return str(update.my_chat_member.chat.id)
-    return None
+        return {"url": info.url, "pending_update_count": info.pending_update_count, "menu": menu}
 
 
 def router() -> APIRouter:
@@ -363,12 +295,14 @@ def router() -> APIRouter:
         if body is None:
             return Response(status_code=413)
         try:
-            data = json.loads(body)
-            update = Update.de_json(data, channel.bot) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError):
-            update = None
-        if update is None:
+            update = read_update(body)
+        except NotAnUpdate:
             return Response(status_code=400)
+        except MalformedUpdate as bad:
+            # Shaped like an update but unreadable: answered 200, because Telegram redelivers
+            # anything else for hours and it could never be read; nothing of it is kept.
+            log.warning("telegram update %s ignored: malformed %s", bad.update_id, bad.problems)
+            return Response(status_code=200)
         await channel.process(update)
         return Response(status_code=200)
 

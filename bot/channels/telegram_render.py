@@ -17,6 +17,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
 )
 
 from bot.messages import Button, Card, Outbound
@@ -30,7 +31,7 @@ DATA_LIMIT = 64  # bytes of callback_data
 # callback_data prefixes saying where a button sits: on a list (which paging edits in place)
 # or on a one-time question (whose buttons are retired once it is answered)
 LIST_MARK, QUESTION_MARK = "L|", "Q|"
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
 @dataclass(frozen=True)
@@ -75,17 +76,35 @@ def plan(
     parts: list[Part] = []
     for message in _merge_picture_and_choice(messages):
         parts += _parts(message, language, link_buttons, invoices)
-    if pressed is None or not parts:
-        return parts
+    if pressed is not None and parts:
+        parts = _answering(parts, messages[0].replace, pressed)
+    if any(m.contact_done for m in messages):
+        parts = _withdraw_contact(parts, language)
+    return parts
+
+
+def _answering(parts: list[Part], replaces: bool, pressed: Pressed) -> list[Part]:
+    """A reply to a pressed button: an updated view edits that message in place."""
     first = parts[0]
-    if messages[0].replace and pressed.kind != "photo" and first.kind == "text":
+    if replaces and pressed.kind != "photo" and first.kind == "text":
         return [replace(first, edit=pressed.message_id), *parts[1:]]
-    if messages[0].replace and pressed.kind == "photo" and first.kind == "photo":
+    if replaces and pressed.kind == "photo" and first.kind == "photo":
         return [replace(first, edit=pressed.message_id), *parts[1:]]
     if pressed.kind == "question":
         # Answered (confirm, how many, which address): its buttons must not be pressed again.
         return [Part("clear_markup", edit=pressed.message_id), *parts]
     return parts
+
+
+def _withdraw_contact(parts: list[Part], language: str) -> list[Part]:
+    """The "share my phone number" keyboard stays until a new message takes it away. The next
+    new message does, unless it carries inline buttons (a message has one keyboard) or is an
+    invoice: then a short acknowledgement goes before it and does."""
+    at = next((i for i, p in enumerate(parts) if p.edit is None), len(parts))
+    if at < len(parts) and parts[at].kind in ("text", "photo") and parts[at].markup is None:
+        return [*parts[:at], replace(parts[at], markup=ReplyKeyboardRemove()), *parts[at + 1 :]]
+    noted = html.escape(t(language, "telegram.contact_done"), quote=False)
+    return [*parts[:at], Part("text", html=noted, markup=ReplyKeyboardRemove()), *parts[at:]]
 
 
 def _merge_picture_and_choice(messages: list[Outbound]) -> list[Outbound]:

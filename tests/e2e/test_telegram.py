@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.bootstrap import App, bootstrap
-from bot.channels.telegram import SECRET_HEADER, set_webhook
+from bot.channels.sequencer import Sequencer
+from bot.channels.telegram import SECRET_HEADER, TelegramChannel, set_webhook
 from bot.server import create_app
 from dialogs.i18n import t
 from store import orders
@@ -46,6 +47,7 @@ class TelegramShop:
     fake: FakeTelegram
     app: App
     url: str
+    channel: TelegramChannel
 
     def count(self, model, *where) -> int:
         with UnitOfWork(self.app.sessions) as uow:
@@ -95,7 +97,7 @@ def telegram_shop(
             wait_until(api.state.telegram.ready.is_set, "the bot to connect")
             if webhook:
                 asyncio.run(set_webhook(settings))
-            yield TelegramShop(fake, app, url)
+            yield TelegramShop(fake, app, url, api.state.telegram)
         app.engine.dispose()
 
 
@@ -119,8 +121,9 @@ def data_starting(prefix: str) -> Callable[[BotMessage], bool]:
     return lambda m: any((b.get("callback_data") or "").startswith(prefix) for b in m.buttons)
 
 
-def shop_until_order_placed(user: FakeUser, lang: str) -> BotMessage:
-    """Buttons all the way: menu → category → details → variant → quantity → checkout."""
+def shop_until_order_placed(user: FakeUser, lang: str, *, type_phone: bool = False) -> BotMessage:
+    """Buttons all the way: menu → category → details → variant → quantity → checkout; the
+    phone number shared with the contact button, or typed."""
 
     def say(key: str, **params) -> str:
         return t(lang, key, **params)
@@ -159,8 +162,12 @@ def shop_until_order_placed(user: FakeUser, lang: str) -> BotMessage:
     user.send_text("张伟" if lang == "zh" else "Alice Smith")
     user.wait_for(lambda m: say("checkout.ask_phone").split("（")[0][:12] in m.text, fresh=True)
     assert user.keyboard and user.keyboard["keyboard"][0][0].get("request_contact")
-    user.share_contact("+8613812345678")
+    if type_phone:
+        user.send_text("138 1234 5678")
+    else:
+        user.share_contact("+8613812345678")
     user.wait_for(lambda m: say("checkout.ask_address")[:8] in m.text, fresh=True)
+    assert user.keyboard is None  # the phone is known: "share my phone number" is gone
     user.send_text(
         "上海市浦东新区世纪大道100号" if lang == "zh" else "12 Harbour Road, Wan Chai, Hong Kong"
     )
@@ -197,8 +204,27 @@ def test_a_customer_buys_with_buttons_and_pays_the_invoice(polling_shop, lang) -
     assert len(user.callback_answers) == len(polling_shop.fake.calls_to("answerCallbackQuery"))
 
 
+def test_the_phone_keyboard_goes_with_the_next_message_once_the_phone_is_typed(
+    polling_shop,
+) -> None:
+    user = polling_shop.fake.user(1005, "Alice", "en")
+    shop_until_order_placed(user, "en", type_phone=True)
+    sent = [
+        c.params.get("reply_markup") or {}
+        for c in polling_shop.fake.calls
+        if c.chat_id == user.id and c.method in ("sendMessage", "sendPhoto") and c.status == 200
+    ]
+    asked = next(i for i, markup in enumerate(sent) if "keyboard" in markup)
+    assert sent[asked + 1].get("remove_keyboard") is True
+    [order] = polling_shop.orders_of(user)
+    assert order.ship_phone.replace(" ", "").endswith("13812345678")
+
+
 def test_bot_menu_is_registered_in_chinese_and_english(polling_shop) -> None:
-    calls = polling_shop.fake.calls_to("setMyCommands")
+    fake = polling_shop.fake
+    # in the background once connected: the menu is optional, it never holds up the bot
+    wait_until(lambda: len(fake.calls_to("setMyCommands")) >= 3, "the menu")
+    calls = fake.calls_to("setMyCommands")
     languages = {c.params.get("language_code") for c in calls}
     assert {"zh", "en", None} <= languages
     zh = next(c for c in calls if c.params.get("language_code") == "zh")
@@ -296,21 +322,26 @@ def test_a_duplicate_update_is_handled_once(webhook_shop) -> None:
     assert post_update(webhook_shop, update).status_code == 200
     assert post_update(webhook_shop, update).status_code == 200
     user.wait_for("红")
-    time.sleep(0.5)
+    wait_until(
+        lambda: webhook_shop.count(OutboxMessage, OutboxMessage.status != OutboxStatus.SENT) == 0,
+        "every reply to be delivered",
+    )
     assert webhook_shop.count(Message, Message.direction == "in") == 1
     assert len([m for m in user.messages if "件" in m.text]) == 1
 
 
 def test_updates_of_one_chat_delivered_out_of_order_are_handled_in_order(webhook_shop) -> None:
+    # an earlier update is waited for however late it is, so the test needs no timing
+    sequencer = webhook_shop.channel.sequencer = Sequencer(gap_wait_s=60)
     user = webhook_shop.fake.user(2004, "Alice", "en")
     user.send_text("hello")
     user.wait_for("welcome")
     first = user.send_text("red t-shirt", deliver=False)
     second = user.send_text("my cart", deliver=False)
-    # the later update arrives first, the earlier one a moment after
+    # the later update arrives first (and is known to have), the earlier one after it
     late = threading.Thread(target=post_update, args=(webhook_shop, second))
     late.start()
-    time.sleep(0.05)
+    wait_until(lambda: sequencer.arrived(second["update_id"]), "the later update to arrive")
     assert post_update(webhook_shop, first).status_code == 200
     late.join()
     with UnitOfWork(webhook_shop.app.sessions) as uow:

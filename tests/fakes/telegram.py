@@ -497,6 +497,7 @@ class _Fault:
     retry_after: int
     chat_id: int | None
     seconds: float
+    times: int = 1  # calls it still fails
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -518,6 +519,7 @@ class FakeTelegram:
         webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0),
         webhook_timeout_s: float = 10.0,
         first_update_id: int = 700_000,
+        long_polling: bool = True,
     ) -> None:
         self.token = token
         self.bot_user = {
@@ -533,6 +535,8 @@ class FakeTelegram:
         self.precheckout_timeout_s = precheckout_timeout_s
         self.webhook_retry_delays = webhook_retry_delays
         self.webhook_timeout_s = webhook_timeout_s
+        # False: getUpdates answers at once whatever its timeout, as some Bot API emulators do
+        self.long_polling = long_polling
         self.url: str | None = None
 
         self.lock = threading.Lock()
@@ -628,22 +632,45 @@ class FakeTelegram:
         retry_after: int = 2,
         chat_id: int | None = None,
         seconds: float = 6.0,
+        times: int = 1,
     ) -> None:
-        """Make the next call of `method` (to `chat_id`, if given) fail without being performed.
+        """Make the next call of `method` (to `chat_id`, if given) fail without being performed,
+        and the `times - 1` calls after it too.
 
         error "429": Too Many Requests with retry_after; "502": Bad Gateway with an HTML body;
-        "timeout": answer 504 only after `seconds`, so a client with a shorter timeout times out.
+        "timeout": answer 504 only after `seconds`, so a client with a shorter timeout times out;
+        "404": Not Found, as a Bot API emulator answers a method it does not implement.
         """
-        if error not in ("429", "502", "timeout"):
+        if error not in ("429", "502", "timeout", "404"):
             raise ValueError(f"unknown fault {error!r}")
         if method.lower() not in self._methods:
             raise ValueError(f"unknown method {method!r}")
         with self.lock:
-            self._faults.append(_Fault(method.lower(), error, retry_after, chat_id, seconds))
+            fault = _Fault(method.lower(), error, retry_after, chat_id, seconds, times)
+            self._faults.append(fault)
 
     def calls_to(self, method: str) -> list[Call]:
         with self.lock:
             return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    def push_raw_update(self, fields: dict) -> dict:
+        """Queue an update made of `fields` as given, malformed or not (what a broken Bot API
+        server might send), for getUpdates and the webhook. It gets the next update_id unless
+        `fields` has an integer one."""
+        update = {"update_id": next(self._update_ids), **fields}
+        assert isinstance(update["update_id"], int), "the fake orders its queue by update_id"
+        with self._cond:
+            self.updates.append(update)
+            self._queue.append(update)
+            self._cond.notify_all()
+        return copy.deepcopy(update)
+
+    @property
+    def polls_started(self) -> int:
+        """getUpdates calls received so far, counted as they start (a long poll is recorded in
+        `calls` only when it answers)."""
+        with self.lock:
+            return self._poll_generation
 
     def updates_pending(self) -> int:
         with self.lock:
@@ -733,11 +760,17 @@ class FakeTelegram:
                     None,
                     params.get("chat_id"),
                 ):
-                    self._faults.remove(fault)
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
                     return fault
         return None
 
     async def _inject(self, fault: _Fault, method: str, params: dict) -> Response:
+        if fault.error == "404":
+            with self.lock:
+                self._record(method, params, 404, "Not Found")
+            return JSONResponse(ApiError(404, "Not Found").body(), status_code=404)
         if fault.error == "429":
             error = ApiError(
                 429, f"Too Many Requests: retry after {fault.retry_after}",
@@ -776,7 +809,7 @@ class FakeTelegram:
     async def _get_updates(self, p: Params) -> tuple[int, dict]:
         offset = p.integer("offset", 0) or 0
         limit = min(max(p.integer("limit", 100) or 100, 1), 100)
-        timeout = min(max(p.integer("timeout", 0) or 0, 0), 50)
+        timeout = min(max(p.integer("timeout", 0) or 0, 0), 50) if self.long_polling else 0
         allowed = p.get("allowed_updates")
         deadline = time.monotonic() + timeout
         with self._cond:

@@ -322,3 +322,17 @@ def test_a_message_without_words_is_answered_for_what_it_is(demo_app, attachment
     customer = Customer_(demo_app)
     replies = customer.send(attachments=(attachment,))
     assert texts(replies) == t("zh", answer)
+
+
+def test_the_reply_that_ends_the_phone_question_says_so(demo_app) -> None:
+    customer = Customer_(demo_app)
+    customer.send("hello")
+    customer.send(payload="add?sku=TS-001-RED-M&qty=1")
+    customer.send("checkout")
+    [ask] = customer.send("Li Lei")
+    assert ask.ask_contact and not ask.contact_done
+    refused = customer.send("12345")  # not a phone number: the question stands
+    assert not any(r.contact_done for r in refused)
+    [address] = customer.send("+44 7700 900123")
+    assert address.contact_done and not address.ask_contact
+    assert not any(r.contact_done for r in customer.send("221B Baker Street, London NW1 6XE"))

@@ -244,16 +244,26 @@ def test_press_callback_via_get_updates(fake: FakeTelegram) -> None:
         assert fake.updates_pending() == 2
         assert await bot.get_updates(offset=press.update_id + 1) == ()
         assert fake.updates_pending() == 0
-        # A long poll returns as soon as an update arrives.
-        threading.Timer(0.2, user.send_text, args=("hello",)).start()
-        started = time.monotonic()
-        (hello,) = await bot.get_updates(offset=press.update_id + 1, timeout=5)
-        assert hello.message.text == "hello" and time.monotonic() - started < 2
+        # A long poll returns as soon as an update arrives: this one may wait 50 s, the update
+        # is sent once it waits, and it must come back well before its timeout would end it.
+        waiting = fake.polls_started + 1
+        threading.Thread(target=send_when_polled, args=(fake, waiting, user, "hello")).start()
+        long_poll = bot.get_updates(offset=press.update_id + 1, timeout=50)
+        (hello,) = await asyncio.wait_for(long_poll, timeout=40)
+        assert hello.message.text == "hello"
 
     run(fake, scenario)
     assert user.callback_answers[0]["text"] == "Added"
     undelivered = user.press("add:TEE-1", deliver=False)
     assert undelivered["callback_query"]["data"] == "add:TEE-1" and fake.updates_pending() == 1
+
+
+def send_when_polled(fake: FakeTelegram, polls: int, user, text: str) -> None:
+    """Send `text` from `user` once the fake has received its `polls`-th getUpdates call."""
+    deadline = time.monotonic() + 10
+    while fake.polls_started < polls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    user.send_text(text)
 
 
 def test_late_callback_answer() -> None:

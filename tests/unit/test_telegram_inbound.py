@@ -1,13 +1,21 @@
-"""Telegram updates → Inbound, and one chat's updates handled in update_id order."""
+"""Telegram updates: checked at the edge, then turned into Inbound."""
 
-import asyncio
+import contextlib
+import json
 
-from telegram import Bot, Update
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.channels.sequencer import Sequencer
-from bot.channels.telegram import to_inbound
+from bot.channels.telegram_inbound import (
+    MalformedUpdate,
+    NotAnUpdate,
+    Update,
+    parse_update,
+    read_update,
+    to_inbound,
+)
 
-BOT = Bot("1:TEST")
 USER = {
     "id": 42,
     "is_bot": False,
@@ -19,7 +27,7 @@ CHAT = {"id": 42, "type": "private", "first_name": "Li"}
 
 
 def update(**fields) -> Update:
-    return Update.de_json({"update_id": 900, **fields}, BOT)
+    return parse_update({"update_id": 900, **fields})
 
 
 def message(**fields) -> dict:
@@ -69,39 +77,95 @@ def test_a_shared_contact_and_a_photo() -> None:
     assert inbound.attachments == ("telegram:big",) and inbound.text == "broken zip"
 
 
-def test_updates_of_one_chat_run_in_update_id_order_even_when_they_arrive_swapped() -> None:
-    async def scenario() -> list[int]:
-        sequencer, done = Sequencer(gap_wait_s=0.2), []
-
-        def work(n: int):
-            async def run() -> None:
-                await asyncio.sleep(0.01)
-                done.append(n)
-
-            return run
-
-        await sequencer.run("42", 10, work(10))
-        later = asyncio.create_task(sequencer.run("42", 12, work(12)))  # 11 is missing
-        await asyncio.sleep(0.05)
-        await sequencer.run("42", 11, work(11))  # arrives late, still goes first
-        await later
-        return done
-
-    assert asyncio.run(scenario()) == [10, 11, 12]
+def valid() -> dict:
+    return {"update_id": 900, "message": message(text="红色T恤")}
 
 
-def test_other_chats_do_not_wait_for_a_slow_one() -> None:
-    async def scenario() -> list[str]:
-        sequencer, done = Sequencer(), []
+@pytest.mark.parametrize(
+    ("spoil", "field"),
+    [
+        (lambda u: u.update(update_id="900"), "update_id"),
+        (lambda u: u.update(update_id=900.0), "update_id"),
+        (lambda u: u.update(update_id=2**31), "update_id"),
+        (lambda u: u.update(update_id=0), "update_id"),
+        (lambda u: u["message"].update(chat={**CHAT, "id": "42"}), "message.chat.id"),
+        (lambda u: u["message"].update(chat={**CHAT, "id": 2**53}), "message.chat.id"),
+        (lambda u: u["message"].update(chat="private"), "message.chat"),
+        (lambda u: u["message"].update({"from": {**USER, "id": True}}), "message.from.id"),
+        (lambda u: u["message"].update(text=["红色"]), "message.text"),
+        (lambda u: u["message"].update(text="a" * 4097), "message.text"),
+        (lambda u: u["message"].update(text="a\udc80"), "message.text"),
+        (lambda u: u["message"].update(caption="a\x00"), "message.caption"),
+        (lambda u: u["message"].update(photo=[{"file_id": ""}]), "message.photo.0.file_id"),
+        (lambda u: u.update(message=None, callback_query=query("x" * 65)), "callback_query.data"),
+        (lambda u: u.update(message=None, callback_query=query("码" * 22)), "callback_query.data"),
+    ],
+)
+def test_an_update_outside_telegrams_types_and_ranges_is_refused(spoil, field) -> None:
+    raw = valid()
+    spoil(raw)
+    with pytest.raises(MalformedUpdate) as refused:
+        parse_update(raw)
+    assert field in refused.value.problems
+    assert refused.value.update_id == (raw["update_id"] if field != "update_id" else None)
 
-        async def slow() -> None:
-            await asyncio.sleep(0.3)
-            done.append("slow")
 
-        async def quick() -> None:
-            done.append("quick")
+def query(data: str) -> dict:
+    return {"id": "q1", "from": USER, "chat_instance": "c", "data": data}
 
-        await asyncio.gather(sequencer.run("1", 1, slow), sequencer.run("2", 2, quick))
-        return done
 
-    assert asyncio.run(scenario()) == ["quick", "slow"]
+def test_the_longest_callback_data_and_text_telegram_sends_are_taken() -> None:
+    assert to_inbound(update(callback_query=query("码" * 21))).payload == "码" * 21  # 63 bytes
+    assert to_inbound(update(message=message(text="长" * 4096))).text == "长" * 4096
+    assert to_inbound(update(message=message(chat={**CHAT, "id": -(10**12)}))) is not None
+
+
+def test_a_body_that_is_not_a_json_object_is_no_update() -> None:
+    for body in (b"", b"not json", b"[1, 2]", b"null", b"\xff", b"[" * 100_000):
+        with pytest.raises(NotAnUpdate):
+            read_update(body)
+    assert read_update(json.dumps(valid()).encode()).update_id == 900
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=12,
+)
+PATHS = [
+    ("update_id",),
+    ("message",),
+    ("message", "chat"),
+    ("message", "chat", "id"),
+    ("message", "from"),
+    ("message", "text"),
+    ("message", "contact"),
+    ("message", "photo"),
+    ("message", "successful_payment"),
+    ("callback_query",),
+    ("pre_checkout_query",),
+    ("my_chat_member",),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATHS), JSON)
+def test_any_value_anywhere_is_either_read_or_refused_as_malformed(path, value) -> None:
+    raw = valid()
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    try:
+        parsed = parse_update(raw)
+    except MalformedUpdate:
+        return  # refused whole, with nothing else raised
+    if parsed.message or parsed.callback_query:
+        to_inbound(parsed)  # what is read can be used
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_any_json_body_is_an_update_or_refused(value) -> None:
+    with contextlib.suppress(NotAnUpdate, MalformedUpdate):  # and nothing else
+        read_update(json.dumps(value).encode())

@@ -1,6 +1,8 @@
 """How replies look in Telegram: escaping, limits, lists, photo cards, in-place edits."""
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from dataclasses import replace
+
+from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from bot.channels.telegram_render import (
     CAPTION_LIMIT,
@@ -108,3 +110,24 @@ def test_asking_for_a_phone_offers_the_share_contact_button() -> None:
 def test_buttons_whose_data_exceeds_64_bytes_are_left_out() -> None:
     [part] = parts(Outbound(text="x", buttons=(Button("ok", "a" * 10), Button("long", "b" * 70))))
     assert [b.text for row in part.markup.inline_keyboard for b in row] == ["ok"]
+
+
+def test_the_reply_that_ends_the_phone_question_takes_the_contact_keyboard_away() -> None:
+    [part] = parts(Outbound(text="Noted.", contact_done=True))
+    assert isinstance(part.markup, ReplyKeyboardRemove)
+
+
+def test_a_reply_with_inline_buttons_is_preceded_by_a_note_that_takes_the_keyboard_away() -> None:
+    ask = Outbound(
+        text="And the address?", buttons=(Button("Cancel", "cancel"),), contact_done=True
+    )
+    noted, question = parts(ask)
+    assert isinstance(noted.markup, ReplyKeyboardRemove) and noted.html == "Got it."
+    assert isinstance(question.markup, InlineKeyboardMarkup)
+
+
+def test_an_edit_cannot_take_the_keyboard_away_so_a_new_message_does() -> None:
+    page = Outbound(text="Page 2", buttons=(Button("More", "more"),), replace=True)
+    edit, noted = parts(replace(page, contact_done=True), pressed=Pressed(7, "list"))
+    assert edit.edit == 7 and noted.edit is None
+    assert isinstance(noted.markup, ReplyKeyboardRemove)
