@@ -128,7 +128,12 @@ def shop(sample_db, tmp_path, interpreter) -> Iterator[WeChatShop]:
 
 
 def option(item: InboxItem, label: str) -> str:
-    """The number shown in front of an option whose label contains `label`."""
+    """The number shown in front of an option whose label contains `label` (a message menu,
+    which a reply sent as a service message may be, numbers its items by their ids)."""
+    if item.msgtype == "msgmenu":
+        for entry in item.content["msgmenu"]["list"]:
+            if label in entry["content"]:
+                return str(entry["id"])
     for line in item.text.splitlines():
         found = re.match(r"\s*(\d+)\.\s*(.*)", line)
         if found and label in found.group(2):
