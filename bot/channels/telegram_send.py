@@ -8,7 +8,7 @@ error backs off; a chat that blocked the bot (403) stops receiving and is marked
 
 Telegram has no idempotency key, so a message sent twice shows twice. Each call that makes a
 message is recorded as handed over, and committed, just before it is made (`hand_over`); the
-next hand-over or the (batched) "sent" records that it went out. A worker that finds a part
+next hand-over, or "sent" (committed at once, not batched), records that it went out. A worker that finds a part
 handed over by one that died cannot know whether the customer got it: the part is in doubt,
 noted on the row and not sent again (at most once), and delivery goes on with the next part.
 Edits are not recorded: making one again changes nothing the customer sees."""
@@ -22,10 +22,12 @@ import re
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PER_CHAT_CLAIM = 10  # rows a chat takes per claim, so a long queue cannot outlive its lease
 CHAT_ID = re.compile(r"-?[0-9]{1,19}")  # Telegram chat ids are 64-bit integers
+CONNECTIONS = 8  # Bot API calls at once: the bot's connection pool (telegram.make_bot)
+T = TypeVar("T")
 
 
 class TelegramSender:
@@ -64,25 +68,23 @@ class TelegramSender:
         self._calls = TelegramCalls(sessions, bot, media_dir, provider_token, payments)
         self._interval = interval_s
         self._wake = asyncio.Event()
-        # marked sent in batches, one transaction each
-        self._delivered: list[tuple[Claimed, Progress]] = []
-        self._flush = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()  # one delivery per chat
         self._loops: list[asyncio.Task[None]] = []
         self.pace = Pace(per_second)
+        self._db = ThreadPoolExecutor(max_workers=4, thread_name_prefix="telegram-outbox")
+        # A message is handed over only once a connection is free for its call (the bot's
+        # pool, see telegram.make_bot): a wait for one would be part of the window in doubt.
+        self._connections = asyncio.Semaphore(CONNECTIONS)
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        self._loops = [
-            asyncio.create_task(self._dispatch_forever()),
-            asyncio.create_task(self._mark_delivered()),
-        ]
+        self._loops = [asyncio.create_task(self._dispatch_forever())]
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop claiming, let deliveries in flight finish briefly, record what was delivered.
-        Anything cut off stays leased, and is sent again when the lease runs out."""
+        """Stop claiming and let deliveries in flight finish briefly. Anything cut off stays
+        leased and goes on when the lease runs out; a part cut off in its call is in doubt."""
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -90,7 +92,7 @@ class TelegramSender:
             await asyncio.wait(list(self._tasks), timeout=timeout_s)
         for task in list(self._tasks):
             task.cancel()
-        await self._flush_delivered()
+        self._db.shutdown(wait=False)
 
     async def _dispatch_forever(self) -> None:
         while True:
@@ -104,13 +106,11 @@ class TelegramSender:
 
     async def dispatch(self) -> None:
         """Claim what is due and start one delivery task per chat."""
-        claimed = await asyncio.to_thread(
-            dispatcher.claim, self._sessions, ["telegram"], utcnow(), 100
-        )
+        claimed = await self._in_db(dispatcher.claim, self._sessions, ["telegram"], utcnow(), 100)
         for group in dispatcher.by_chat(claimed):
             now, later = group[:PER_CHAT_CLAIM], group[PER_CHAT_CLAIM:]
             if later:
-                await asyncio.to_thread(dispatcher.release, self._sessions, later, utcnow())
+                await self._in_db(dispatcher.release, self._sessions, later, utcnow())
             self._spawn(now)
 
     def deliver_now(self, row: Claimed) -> None:
@@ -121,26 +121,6 @@ class TelegramSender:
         task = asyncio.create_task(self._deliver_chat(rows))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _mark_delivered(self) -> None:
-        """Under load one commit covers many deliveries; when idle, each goes at once."""
-        while True:
-            await self._flush.wait()
-            self._flush.clear()
-            try:
-                await self._flush_delivered()
-            except Exception:  # their leases run out and they are sent again: logged loudly
-                log.exception("could not mark telegram deliveries as sent")
-
-    async def _flush_delivered(self) -> None:
-        batch, self._delivered = self._delivered, []
-        if batch:
-            await asyncio.to_thread(
-                dispatcher.sent, self._sessions, [r for r, _ in batch], utcnow()
-            )
-            for row, at in batch:
-                _recorded(row, at)
-            self.wake()  # the chats' next pushes are claimable now
 
     async def _deliver_chat(self, group: list[Claimed]) -> None:
         for i, row in enumerate(group):
@@ -155,7 +135,7 @@ class TelegramSender:
             if not go_on:
                 with contextlib.suppress(Exception):  # else their leases run out
                     later = group[i + 1 :]
-                    await asyncio.to_thread(dispatcher.release, self._sessions, later, utcnow())
+                    await self._in_db(dispatcher.release, self._sessions, later, utcnow())
                 break
         self.wake()  # what queued for this chat meanwhile is claimable now
 
@@ -186,8 +166,11 @@ class TelegramSender:
         for index in range(row.resume_at, len(parts)):
             if not await self._deliver_part(row, int(row.chat_id), parts[index], index, at):
                 return False
-        self._delivered.append((replace(row, note=at.note), at))
-        self._flush.set()
+        # Recorded at once rather than in batches: a crash before this leaves the last part in
+        # doubt (not resent, noted), so the sooner, the fewer such notes after a crash.
+        await self._in_db(dispatcher.sent, self._sessions, replace(row, note=at.note), utcnow())
+        _recorded(row, at)
+        self.wake()  # the chat's next pushes are claimable now
         return True
 
     async def _deliver_part(
@@ -197,7 +180,7 @@ class TelegramSender:
         hand_over = partial(self._hand_over, row, index, at)
         try:
             while part is not None:
-                async with self.pace.slot(row.chat_id):
+                async with self.pace.slot(row.chat_id), self._connections:
                     part = await self._calls.call(chat, part, hand_over)
         except RetryAfter as error:
             wait = retry_seconds(error)
@@ -224,7 +207,7 @@ class TelegramSender:
     async def _hand_over(self, row: Claimed, index: int, at: Progress) -> None:
         """Just before a call that makes a message: commit that it is being made."""
         before = replace(at)
-        await asyncio.to_thread(dispatcher.hand_over, self._sessions, row, index, at)
+        await self._in_db(dispatcher.hand_over, self._sessions, row, index, at)
         if before.in_flight and before.committed:
             _recorded(row, before)
 
@@ -234,7 +217,13 @@ class TelegramSender:
         return True
 
     async def _finish(self, step: Callable[..., None], row: Claimed, *args, **kwargs) -> None:
-        await asyncio.to_thread(step, self._sessions, row, *args, **kwargs)
+        await self._in_db(step, self._sessions, row, *args, **kwargs)
+
+    async def _in_db(self, step: Callable[..., T], *args, **kwargs) -> T:
+        """Outbox records run on the sender's own threads, so they never queue behind inbound
+        work on the shared executor: that wait would widen the window a crash leaves in doubt."""
+        call = partial(step, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._db, call)
 
     def _plan(self, row: Claimed) -> list[Part]:
         return plan(
