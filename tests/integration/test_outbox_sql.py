@@ -92,14 +92,14 @@ def test_a_delivery_that_crashes_backs_off_and_dies_after_the_limit_with_one_tra
 ) -> None:
     queue_pushes(sql_sessions, "web", "unlucky", ["CS1", "CS2"])
     queue_pushes(sql_sessions, "telegram", "8", ["CS3"])
-    now = utcnow()
+    clock = [utcnow()]
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
-        assert dispatch_due(sql_sessions, {"web": BrokenChannel()}, clock=lambda: now) == 0
+        assert dispatch_due(sql_sessions, {"web": BrokenChannel()}, clock=lambda: clock[0]) == 0
         first, second, other = outbox_rows(sql_sessions)
         assert first.attempts == attempt and second.attempts == 0  # CS2 waits its turn
         if attempt < outbox.MAX_ATTEMPTS:
-            assert first.status == OutboxStatus.PENDING and first.next_attempt_at > now
-            now = first.next_attempt_at
+            assert first.status == OutboxStatus.PENDING and first.next_attempt_at > clock[0]
+            clock[0] = first.next_attempt_at  # its backoff is over
     assert first.status == OutboxStatus.DEAD
     assert "gave up after 8 attempts: bug in the channel" in first.last_error
     assert tracebacks(caplog) == 1
