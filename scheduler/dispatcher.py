@@ -14,6 +14,7 @@ Telegram sender, which claims only Telegram rows and paces them itself."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -228,18 +229,32 @@ def dispatch_due(
     delivered = 0
     for group in by_chat(claim(sessions, channels, clock(), limit)):
         for i, row in enumerate(group):
-            try:
-                channels[row.channel].send(_identity(row), row.messages, row.key)
-            except Exception as error:
-                unreachable = isinstance(error, DeliveryError) and error.unreachable
-                if not isinstance(error, DeliveryError):  # a bug: say where, once per row
-                    log_crash(row, f"{row.channel} delivery crashed")
-                failed(sessions, row, str(error) or repr(error), clock(), unreachable=unreachable)
-                release(sessions, group[i + 1 :], clock())
+            if not _deliver(sessions, channels[row.channel], row, clock):
+                with contextlib.suppress(Exception):  # else their leases run out
+                    release(sessions, group[i + 1 :], clock())
                 break
-            sent(sessions, row, clock())
             delivered += 1
     return delivered
+
+
+def _deliver(
+    sessions: sessionmaker[Session], channel: Channel, row: Claimed, clock: Callable[[], datetime]
+) -> bool:
+    """One row through a synchronous channel; False holds the customer's later rows back.
+    Every failure counts the attempt (see `failed`); if even recording it fails, the lease
+    runs out and the next claim counts it."""
+    try:
+        channel.send(_identity(row), row.messages, row.key)
+        sent(sessions, row, clock())
+        return True
+    except DeliveryError as error:
+        with contextlib.suppress(Exception):
+            failed(sessions, row, str(error), clock(), unreachable=error.unreachable)
+    except Exception as error:  # a bug, or the database: its traceback once per row
+        log_crash(row, f"{row.channel} delivery crashed")
+        with contextlib.suppress(Exception):
+            failed(sessions, row, str(error) or repr(error), clock())
+    return False
 
 
 def log_crash(row: Claimed, what: str) -> None:
