@@ -233,5 +233,6 @@ def telegram_deliveries(s: Session, sends: list[dict], killed: float) -> dict:
         "doubles_paid_push": sum(n for k, n in doubles.items() if k in paid_keys),
         "paid_pushes_telegram": len(paid_keys),
         "lost_telegram": sum(max(0, n - actual[k]) for k, n in expected.items()),
+        "lost_paid_push": sum(max(0, expected[k] - actual[k]) for k in paid_keys),
         "in_doubt_telegram": in_doubt,
     }
