@@ -121,15 +121,21 @@ class EmbeddedInterpreter:
                 log.warning("ignoring unreadable NLU model cache %s", path.name)
         examples = [e for file in training_files(data_dir) for e in load_examples(file)]
         interpreter = cls(examples, default_language=default_language)
+        interpreter.save(cache_dir, data_dir)
+        return interpreter
+
+    def save(self, cache_dir: Path, data_dir: Path = DATA_DIR) -> None:
+        """Cache this model where `load_or_train` looks for it (a model trained on the data in
+        `data_dir`: a process started with this cache loads it instead of training)."""
+        path = cache_dir / f"intent-model-{_data_fingerprint(data_dir)}.pkl"
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
-            pickle.dump(interpreter._fast, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(self._fast, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)  # atomic: workers starting together never read half a file
         for old in cache_dir.glob("intent-model-*.pkl"):
             if old != path:
                 old.unlink(missing_ok=True)
-        return interpreter
 
     def parse(self, text: str, context: ParseContext | None = None) -> Parse:
         probabilities = self._fast.predict_proba(self.features_text(text))

@@ -1,16 +1,22 @@
 """Delivers outbox rows through the channel adapters, with retries and backoff.
 
 A row is leased before sending and marked sent after; a crash in between means the lease
-runs out and the row is sent again, so channels de-duplicate by the outbox key where the
-platform allows (the web chat records each delivery under a unique key). Rows to one customer
-go out in order: when one fails, the ones after it wait for its retry.
+runs out and the row is tried again, so channels de-duplicate by the outbox key where the
+platform allows (the web chat records each delivery under a unique key), and a channel whose
+platform cannot (Telegram) records each part as handed over before its call (`hand_over`):
+what a dead worker left in flight is in doubt and not sent again. Rows to one customer go out
+in order: when one fails, the ones after it wait for its retry. Every failure counts an
+attempt; a row that cannot be shown at all dies at once, and one whose worker keeps dying
+with it dies when its attempts run out (`outbox.claim_due`).
 
 The steps (claim, then sent / failed / retry / release) are shared with the asynchronous
 Telegram sender, which claims only Telegram rows and paces them itself."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,10 +62,18 @@ class Claimed:
     progress: int
     messages: list[Outbound]
     sent_as: str = ""  # how parts already went out (WeChat: "passive")
+    in_flight: bool = False  # part `progress` was handed over by a worker that never said more
+    attempts: int = 1
+    note: str = ""  # what the customer may be missing, recorded with "sent"
 
     @property
     def key(self) -> str:
         return f"outbox:{self.outbox_id}"
+
+    @property
+    def resume_at(self) -> int:
+        """The first part to send: a part in doubt is not sent again (see `in_doubt`)."""
+        return self.progress + self.in_flight
 
 
 def claim(
@@ -68,6 +82,12 @@ def claim(
     with UnitOfWork(sessions) as uow:
         claimed = []
         for row, identity in outbox.claim_due(uow.session, now, channels, limit):
+            try:
+                messages = render(row.template, row.params, row.language)
+            except Exception as error:  # it never will render: give up now, once, loudly
+                log.exception("outbox %s cannot be rendered; giving up on it", row.id)
+                outbox.mark_dead(row, f"cannot be rendered: {error!r}")
+                continue
             claimed.append(
                 Claimed(
                     row.id,
@@ -78,8 +98,10 @@ def claim(
                     dict(row.params),
                     row.language,
                     row.progress,
-                    render(row.template, row.params, row.language),
+                    messages,
                     row.sent_as,
+                    in_flight=row.in_flight_at is not None,
+                    attempts=row.attempts,
                 )
             )
         uow.commit()
@@ -102,7 +124,7 @@ def sent(
     has several ways; a push, unlike a reply, is not in the transcript yet, so it is recorded."""
     with UnitOfWork(sessions) as uow:
         for row in done if isinstance(done, list) else [done]:
-            marked = outbox.mark_sent(uow.session, row.outbox_id, now, sent_as)
+            marked = outbox.mark_sent(uow.session, row.outbox_id, now, sent_as, row.note)
             if marked is None or row.template == REPLY:
                 continue
             conversation = conversations.open_conversation(uow.session, row.identity_id)
@@ -120,7 +142,7 @@ def failed(
     now: datetime,
     *,
     unreachable: bool = False,
-    progress: int = 0,
+    progress: int | None = None,
     give_up: bool = False,
 ) -> None:
     log.warning("outbox %s not delivered: %s", row.outbox_id, error)
@@ -145,6 +167,52 @@ def retry_at(
         uow.commit()
 
 
+class NotOurs(Exception):
+    """Another worker took the row over (its lease ran out) and sends the rest."""
+
+
+@dataclass
+class Progress:
+    """Where this worker left a claimed row in the database: the part last handed over to the
+    platform, if any, and when (monotonic) that was committed and the platform answered."""
+
+    part: int
+    in_flight: bool
+    note: str = ""  # what the customer may be missing
+    committed: float = 0.0
+    answered: float = 0.0
+
+    @classmethod
+    def of(cls, row: Claimed) -> Progress:
+        return cls(row.progress, row.in_flight)
+
+
+def in_doubt(row: Claimed, parts: int, platform: str) -> str:
+    """A part handed over by a worker that died before the platform answered: the customer may
+    or may not have it, so it is not sent again (the platform could not tell a repeat apart).
+    Logged, and returned as the row's note; "" when nothing is in doubt."""
+    if not row.in_flight:
+        return ""
+    note = (
+        f"in doubt: part {row.progress + 1} of {parts} may not have reached the customer "
+        f"(its sender stopped before {platform} answered); not sent again"
+    )
+    log.warning("outbox %s %s", row.outbox_id, note)
+    return note
+
+
+def hand_over(sessions: sessionmaker[Session], row: Claimed, part: int, at: Progress) -> None:
+    """Just before the platform call that sends `part`: commit that it is being sent (and so
+    that the part before it went out). NotOurs if another worker has the row now."""
+    with UnitOfWork(sessions) as uow:
+        seen = (at.part, at.in_flight)
+        ours = outbox.hand_over(uow.session, row.outbox_id, part, seen, utcnow(), at.note or None)
+        uow.commit()
+    if not ours:
+        raise NotOurs(row.outbox_id)
+    at.part, at.in_flight, at.committed = part, True, time.monotonic()
+
+
 def release(sessions: sessionmaker[Session], rows: list[Claimed], now: datetime) -> None:
     with UnitOfWork(sessions) as uow:
         outbox.release(uow.session, [r.outbox_id for r in rows], now)
@@ -161,15 +229,39 @@ def dispatch_due(
     delivered = 0
     for group in by_chat(claim(sessions, channels, clock(), limit)):
         for i, row in enumerate(group):
-            try:
-                channels[row.channel].send(_identity(row), row.messages, row.key)
-            except DeliveryError as error:
-                failed(sessions, row, str(error), clock(), unreachable=error.unreachable)
-                release(sessions, group[i + 1 :], clock())
+            if not _deliver(sessions, channels[row.channel], row, clock):
+                with contextlib.suppress(Exception):  # else their leases run out
+                    release(sessions, group[i + 1 :], clock())
                 break
-            sent(sessions, row, clock())
             delivered += 1
     return delivered
+
+
+def _deliver(
+    sessions: sessionmaker[Session], channel: Channel, row: Claimed, clock: Callable[[], datetime]
+) -> bool:
+    """One row through a synchronous channel; False holds the customer's later rows back.
+    Every failure counts the attempt (see `failed`); if even recording it fails, the lease
+    runs out and the next claim counts it."""
+    try:
+        channel.send(_identity(row), row.messages, row.key)
+        sent(sessions, row, clock())
+        return True
+    except DeliveryError as error:
+        with contextlib.suppress(Exception):
+            failed(sessions, row, str(error), clock(), unreachable=error.unreachable)
+    except Exception as error:  # a bug, or the database: its traceback once per row
+        log_crash(row, f"{row.channel} delivery crashed")
+        with contextlib.suppress(Exception):
+            failed(sessions, row, str(error) or repr(error), clock())
+    return False
+
+
+def log_crash(row: Claimed, what: str) -> None:
+    """An unexpected error delivering a row: its traceback on the first attempt only (`failed`
+    logs a line for every attempt), so a row failing until it dies leaves one traceback."""
+    if row.attempts <= 1:
+        log.exception("outbox %s: %s", row.outbox_id, what)
 
 
 def _identity(row: Claimed) -> ChannelIdentity:

@@ -311,6 +311,11 @@ class OutboxMessage(Base):
     # Parts already delivered, for a push that takes several platform calls: a retry goes on
     # from here instead of repeating what the customer already has.
     progress: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when part `progress` is handed to the platform, before the call, and committed; a
+    # worker that finds it set on a claimed row cannot know whether the customer got that part
+    # (the sender died waiting for the answer), so on a platform without idempotency keys the
+    # part is not sent again: the row is "in doubt" there (at most once, noted in last_error).
+    in_flight_at: Mapped[datetime | None] = mapped_column(default=None)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

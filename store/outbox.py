@@ -87,10 +87,53 @@ def claim_due(
             .with_for_update(skip_locked=True, of=OutboxMessage)
         )
     )
-    for row, _ in rows:
+    claimed = []
+    for row, identity in rows:
+        if row.attempts >= MAX_ATTEMPTS:  # leased that often and never reported back
+            why = row.last_error or "the sender never reported back (crashed or cut off)"
+            mark_dead(row, f"gave up after {row.attempts} attempts: {why}")
+            continue
         row.attempts += 1
         row.next_attempt_at = now + LEASE
-    return [(row, identity) for row, identity in rows]
+        claimed.append((row, identity))
+    return claimed
+
+
+def mark_dead(row: OutboxMessage, reason: str) -> None:
+    """A push that can never be delivered (it cannot be shown, or the address is no address):
+    dead now with its reason, so it neither retries nor holds back the customer's next pushes."""
+    row.status, row.last_error, row.in_flight_at = OutboxStatus.DEAD, reason[:500], None
+
+
+def hand_over(
+    session: Session,
+    outbox_id: int,
+    part: int,
+    seen: tuple[int, bool],
+    now: datetime,
+    note: str | None = None,
+) -> bool:
+    """Record, before the platform call, that part `part` is being handed over (and with it that
+    every earlier part went out). Only from the state this worker left or claimed the row in,
+    `seen` = (progress, a part was in flight): False when another worker took the row over
+    (the lease ran out) or it is no longer pending, and then the caller must not send."""
+    progress, in_flight = seen
+    values: dict[str, Any] = {"progress": part, "in_flight_at": now}
+    if note is not None:
+        values["last_error"] = note[:500]
+    done = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.progress == progress,
+            OutboxMessage.in_flight_at.is_not(None)
+            if in_flight
+            else OutboxMessage.in_flight_at.is_(None),
+        )
+        .values(**values)
+    )
+    return done.rowcount == 1
 
 
 def release(session: Session, outbox_ids: list[int], now: datetime) -> None:
@@ -109,16 +152,19 @@ def retry_at(session: Session, outbox_id: int, when: datetime, progress: int, re
     if row is None or row.status != OutboxStatus.PENDING:
         return
     row.attempts = max(row.attempts - 1, 0)
-    row.next_attempt_at, row.progress, row.last_error = when, progress, reason[:500]
+    row.next_attempt_at, row.last_error = when, reason[:500]
+    row.progress, row.in_flight_at = progress, None  # that part was refused: resume there
 
 
 def mark_sent(
-    session: Session, outbox_id: int, now: datetime, sent_as: str = ""
+    session: Session, outbox_id: int, now: datetime, sent_as: str = "", note: str = ""
 ) -> OutboxMessage | None:
+    """Delivered; `note` says what the customer may be missing (a part in doubt)."""
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING:
         return None
-    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, ""
+    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, note[:500]
+    row.in_flight_at = None
     row.sent_as = _joined(row.sent_as, sent_as)
     return row
 
@@ -201,16 +247,19 @@ def mark_failed(
     now: datetime,
     *,
     unreachable: bool = False,
-    progress: int = 0,
+    progress: int | None = None,
     give_up: bool = False,
 ) -> None:
     """Back off exponentially; give up when told to (no way to reach the customer with this
     push), when the customer cannot be reached (then on every push still queued for them) or
-    retries run out."""
+    retries run out. `progress`: the part the platform refused (the ones before it went
+    out); without it, what was in flight stays in doubt."""
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING:
         return
-    row.last_error, row.progress = error[:500], max(row.progress, progress)
+    row.last_error = error[:500]
+    if progress is not None:
+        row.progress, row.in_flight_at = progress, None
     if unreachable:
         identity = session.get(ChannelIdentity, row.identity_id)
         if identity:
@@ -219,6 +268,8 @@ def mark_failed(
         return
     if give_up or row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.DEAD
+        if not give_up:
+            row.last_error = f"gave up after {row.attempts} attempts: {error}"[:500]
         return
     row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, 600))
 

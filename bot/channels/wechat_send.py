@@ -4,16 +4,25 @@ message), a template message otherwise, when the merchant configured one for tha
 
 The quota is spent in the database before sending (`customers.take_from_window`), so workers
 never overspend it; WeChat's own refusal (45015 window shut, 45047 quota used) closes our
-window and falls back to the template. Each row records what was sent (`outbox.sent_as`)."""
+window and falls back to the template. Each row records what was sent (`outbox.sent_as`).
+
+WeChat has no idempotency key for either, so each message is handed over (recorded, committed)
+just before it is sent, as on Telegram (see telegram_send): a part left in flight by a worker
+that died is in doubt and not sent again. A template message stands for all the parts left,
+so it is handed over as the last one."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +35,7 @@ from bot.channels.wechat_render import WxMessage
 from dialogs.i18n import money, t
 from dialogs.notifications import REPLY
 from scheduler import dispatcher
-from scheduler.dispatcher import Claimed
+from scheduler.dispatcher import Claimed, NotOurs, Progress
 from store import customers, orders, outbox, payments
 from store.errors import DomainError
 from store.models import utcnow
@@ -98,57 +107,74 @@ class WeChatSender:
         for i, row in enumerate(group):
             try:
                 done = self._deliver(row)
-            except Exception as error:  # a bug must not lose the row: its lease runs out
-                log.exception("wechat delivery of outbox %s crashed", row.outbox_id)
+            except NotOurs:  # another worker has it now, and likely the chat's later rows
+                log.warning("outbox %s was taken over by another worker", row.outbox_id)
+                return
+            except Exception as error:  # a bug: counted, backed off, dead after the limit
+                dispatcher.log_crash(row, "wechat delivery crashed")
                 done = False
                 # the type only: a bug's message may quote the push (a name, an address)
-                dispatcher.failed(self.sessions, row, type(error).__name__, utcnow())
+                with contextlib.suppress(Exception):  # else the lease runs out: counted too
+                    dispatcher.failed(self.sessions, row, type(error).__name__, utcnow())
             if not done:
-                dispatcher.release(self.sessions, group[i + 1 :], utcnow())
+                with contextlib.suppress(Exception):
+                    dispatcher.release(self.sessions, group[i + 1 :], utcnow())
                 return
 
     def _deliver(self, row: Claimed) -> bool:
-        todo = _parts(row, self.pays)[row.progress :]
+        try:
+            parts = _parts(row, self.pays)
+        except Exception as error:  # it never will be shown: one traceback, then dead
+            log.exception("outbox %s cannot be shown on WeChat", row.outbox_id)
+            reason = f"cannot be shown on WeChat: {type(error).__name__}"
+            dispatcher.failed(self.sessions, row, reason, utcnow(), give_up=True)
+            return True
+        at = Progress.of(row)
+        at.note = dispatcher.in_doubt(row, len(parts), "WeChat")
+        todo = parts[row.resume_at :]
         if not todo:
-            dispatcher.sent(self.sessions, row, utcnow())
+            dispatcher.sent(self.sessions, replace(row, note=at.note), utcnow())
             return True
         with UnitOfWork(self.sessions) as uow:
             allowed = customers.take_from_window(uow.session, row.identity_id, len(todo), utcnow())
             uow.commit()
         if not allowed:
-            return self._by_template(row, "the customer's 48-hour window or quota is used up")
-        for i, part in enumerate(todo):
+            why = "the customer's 48-hour window or quota is used up"
+            return self._by_template(row, why, at, len(parts))
+        for index, part in enumerate(todo, start=row.resume_at):
+            hand_over = partial(dispatcher.hand_over, self.sessions, row, index, at)
             try:
-                self._send(row.chat_id, part)
+                self._send(row.chat_id, part, hand_over)
             except APILimitedException:
                 when = utcnow() + BACKOFF
-                dispatcher.retry_at(self.sessions, row, when, row.progress + i, "45009 limit")
+                dispatcher.retry_at(self.sessions, row, when, index, "45009 limit")
                 return False
             except WeChatClientException as error:
-                return self._refused(row, error, row.progress + i)
+                return self._refused(row, error, index, at, len(parts))
             except (OSError, WeChatPayError) as error:  # try again later from this part
-                dispatcher.failed(
-                    self.sessions, row, repr(error), utcnow(), progress=row.progress + i
-                )
+                dispatcher.failed(self.sessions, row, repr(error), utcnow(), progress=index)
                 return False
-        dispatcher.sent(self.sessions, row, utcnow(), "custom")
+        dispatcher.sent(self.sessions, replace(row, note=at.note), utcnow(), "custom")
         return True
 
-    def _refused(self, row: Claimed, error: WeChatClientException, progress: int) -> bool:
+    def _refused(
+        self, row: Claimed, error: WeChatClientException, index: int, at: Progress, parts: int
+    ) -> bool:
         code = error.errcode
-        if code in SHUT and progress == row.progress:
+        if code in SHUT and index == row.resume_at:
             with UnitOfWork(self.sessions) as uow:
                 customers.close_window(uow.session, row.identity_id)
                 uow.commit()
-            return self._by_template(row, f"WeChat refused a service message ({code})")
+            return self._by_template(row, f"WeChat refused a service message ({code})", at, parts)
         unreachable = code in UNREACHABLE
         dispatcher.failed(
             self.sessions, row, f"{code} {error.errmsg}", utcnow(),
-            unreachable=unreachable, progress=progress, give_up=code in SHUT,
+            unreachable=unreachable, progress=index, give_up=code in SHUT,
         )  # fmt: skip
         return False
 
-    def _by_template(self, row: Claimed, why: str) -> bool:
+    def _by_template(self, row: Claimed, why: str, at: Progress, parts: int) -> bool:
+        """One template message instead of what is left; handed over as the row's last part."""
         spec = self.templates.get(row.template)
         if spec is None or row.template == REPLY:
             reason = f"{why}; no template message is configured for {row.template!r}"
@@ -157,30 +183,40 @@ class WeChatSender:
         values = template_values(row)
         data = {name: {"value": values.get(source, "")} for name, source in spec.fields.items()}
         try:
+            dispatcher.hand_over(self.sessions, row, parts - 1, at)
             self.api.message.send_template(row.chat_id, spec.id, data, url=spec.url or None)
         except APILimitedException:
-            dispatcher.retry_at(self.sessions, row, utcnow() + BACKOFF, row.progress, "45009")
+            dispatcher.retry_at(self.sessions, row, utcnow() + BACKOFF, row.resume_at, "45009")
             return False
         except (WeChatClientException, OSError) as error:
             unreachable = getattr(error, "errcode", None) in UNREACHABLE
-            dispatcher.failed(self.sessions, row, repr(error), utcnow(), unreachable=unreachable)
+            dispatcher.failed(
+                self.sessions, row, repr(error), utcnow(), unreachable=unreachable,
+                progress=row.resume_at,
+            )  # fmt: skip
             return False
-        dispatcher.sent(self.sessions, row, utcnow(), "template")
+        dispatcher.sent(self.sessions, replace(row, note=at.note), utcnow(), "template")
         return True
 
-    def _send(self, openid: str, part: WxMessage) -> None:
+    def _send(self, openid: str, part: WxMessage, hand_over: Callable[[], None]) -> None:
+        """One customer-service message, handed over just before WeChat is asked to send it
+        (after any upload: uploading again shows the customer nothing)."""
         message = self.api.message
         if part.kind == "text":
+            hand_over()
             message.send_text(openid, part.text)
         elif part.kind == "msgmenu":
             items = [{"id": number, "content": label} for number, label in part.options]
             menu = {"head_content": part.text, "list": items, "tail_content": part.tail}
+            hand_over()
             message.send_msg_menu(openid, menu)
         elif part.kind == "image":
             media_id = self.media_id(part.image)
             if media_id:
+                hand_over()
                 message.send_image(openid, media_id)
         elif part.kind == "qr" and (media_id := self._pay_code(part.order)):
+            hand_over()
             message.send_image(openid, media_id)
 
     def media_id(self, image: str) -> str | None:
