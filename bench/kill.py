@@ -241,6 +241,8 @@ def shop_env(db_url: str, data_dir: Path, port: int, fake_url: str) -> dict[str,
         "CHATSHOP_SANDBOX_SECRET": "kill-bench",
         "CHATSHOP_SANDBOX_PAYMENTS": "true",
         "CHATSHOP_DISPATCH_INTERVAL_S": "0.2",
+        "CHATSHOP_RATE_LIMIT_IP": "1000000/second",  # one address plays every customer
+        "CHATSHOP_RATE_LIMIT_MESSAGES": "1000000/second",
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake_url,
         "TELEGRAM_WEBHOOK_URL": f"{shop_url}/webhooks/telegram",

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bot.channels.web_session import COOKIE
+
 SECRET = "kill-bench-webhook-secret-0123456789"
 FIRST_CHAT = 20_000
 FORM = {
@@ -37,29 +39,43 @@ async def post_until_answered(http: httpx.AsyncClient, url: str, **kw) -> httpx.
 
 
 class WebChat:
-    """The web chat's HTTP API as the page uses it (tests/e2e/conftest.py WebChatCustomer).
-    Kept in this one class so a change of how sessions work is made here only."""
+    """The web chat's HTTP API as the page uses it (tests/e2e/conftest.py WebChatCustomer):
+    a session cookie the server issues, then messages. Kept in this one class so a change of
+    how sessions work is made here only."""
 
     def __init__(self, http: httpx.AsyncClient, url: str, n: int) -> None:
         self.http, self.url = http, url
-        self.session = f"killbench{n:06d}"  # also the chat's id in the shop's database
+        self.session = ""  # the chat's id in the shop's database, once issued
+        self.cookie = ""
         self.sent = 0
 
+    async def _start(self) -> None:
+        """Ask for a session of its own (the client is shared, so its cookie jar is not used)."""
+        answer = await post_until_answered(self.http, f"{self.url}/chat/api/session")
+        self.cookie = answer.cookies[COOKIE]
+        self.session = self.cookie.split(".")[0]
+        self.http.cookies.clear()
+
     async def send(self, text: str | None = None, payload: str | None = None) -> list[dict]:
+        if not self.cookie:
+            await self._start()
         self.sent += 1
-        body = {"session": self.session, "client_id": f"k{self.sent}", "text": text}
+        body = {"client_id": f"k{self.sent}", "text": text, "payload": payload}
         answer = await post_until_answered(
-            self.http, f"{self.url}/chat/api/messages", json=body | {"payload": payload}
+            self.http, f"{self.url}/chat/api/messages", json=body, headers=self._headers()
         )
         answer.raise_for_status()
         return [m for m in answer.json()["messages"] if m["direction"] == "out"]
 
     async def history(self) -> list[dict]:
         answer = await self.http.get(
-            f"{self.url}/chat/api/messages", params={"session": self.session, "after": 0}
+            f"{self.url}/chat/api/messages", params={"after": 0}, headers=self._headers()
         )
         answer.raise_for_status()
         return [m for m in answer.json()["messages"] if m["direction"] == "out"]
+
+    def _headers(self) -> dict[str, str]:
+        return {"cookie": f"{COOKIE}={self.cookie}"}
 
 
 class Telegram:

@@ -87,7 +87,9 @@ SCRIPTS = {
 APOLOGIES = {t("zh", "errors.internal"), t("en", "errors.internal")}
 
 
-def prepare(url: str, data_dir: Path, nlu_cache: Path) -> None:
+def prepare(url: str, data_dir: Path, nlu_cache: Path | None = None) -> None:
+    """A migrated database with the sample catalog (ample stock), media in `data_dir`, and
+    a trained NLU model copied in when `nlu_cache` has one (else the shop trains its own)."""
     if url.startswith("postgresql"):
         engine = make_engine(url)
         with engine.begin() as conn:
@@ -101,7 +103,8 @@ def prepare(url: str, data_dir: Path, nlu_cache: Path) -> None:
         uow.session.execute(update(Variant).values(stock=1_000_000))  # nobody runs out mid-bench
         uow.commit()
     engine.dispose()
-    shutil.copytree(nlu_cache, data_dir / "nlu-cache")
+    if nlu_cache is not None:
+        shutil.copytree(nlu_cache, data_dir / "nlu-cache")
 
 
 def orders_placed(url: str) -> int:

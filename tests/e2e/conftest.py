@@ -119,7 +119,7 @@ def run_chatshop(
 
 # ---- fuzzing: examples per surface, and every traceback the server logs ------------------
 
-EXAMPLES = int(os.environ.get("CHATSHOP_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("CHATSHOP_FUZZ_EXAMPLES", "2500"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
