@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import sys
-from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
 from bot import logs
+from bot.cli_catalog import import_catalog
+from bot.cli_serve import check_payments, serve_shop
 from bot.config import Settings
-
-if TYPE_CHECKING:
-    from store.image_fetch import RemoteImageFetcher
-    from store.importer import ImportReport
 
 SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "store" / "sample" / "catalog.json"
 
@@ -64,57 +59,7 @@ def catalog_group() -> None:
 def catalog_import(file: Path, fetch_images: bool) -> None:
     """Import or update products from a CSV or JSON FILE (by SKU)."""
     settings = Settings()
-    sys.exit(_import(settings, file, fetch_images))
-
-
-def _import(settings: Settings, file: Path, fetch_images: bool = False) -> int:
-    from store.importer import CatalogError
-
-    try:
-        with _fetcher() if fetch_images else nullcontext() as fetcher:
-            report, count = _import_checked(settings, file, fetcher)
-    except CatalogError as error:
-        click.echo(f"Nothing imported: {len(error.problems)} problem(s) in {file.name}:", err=True)
-        for where, what in error.problems[:200]:
-            click.echo(f"  {where}: {what}", err=True)
-        return 1
-    click.echo(
-        f"Imported {count} SKUs: {report.products_created} new products, "
-        f"{report.products_updated} updated; {report.variants_created} new SKUs, "
-        f"{report.variants_updated} updated."
-    )
-    return 0
-
-
-def _fetcher() -> RemoteImageFetcher:
-    from store.image_fetch import RemoteImageFetcher
-
-    return RemoteImageFetcher()
-
-
-def _import_checked(
-    settings: Settings, file: Path, fetcher: RemoteImageFetcher | None
-) -> tuple[ImportReport, int]:
-    from store.db import make_engine, make_session_factory
-    from store.importer import import_rows, read_catalog
-    from store.uow import UnitOfWork
-
-    if fetcher:
-        click.echo("Downloading the catalog's web pictures (at most 10 s each)…", err=True)
-    rows = read_catalog(file, settings.currency, fetcher)
-    engine = make_engine(settings.database_url)
-    try:
-        with (
-            UnitOfWork(make_session_factory(engine)) as uow,
-            click.progressbar(
-                length=len(rows), label=f"Importing {file.name}", file=sys.stderr
-            ) as bar,
-        ):
-            report = import_rows(uow.session, rows, Path(settings.media_dir), bar.update)
-            uow.commit()
-    finally:
-        engine.dispose()
-    return report, len(rows)
+    sys.exit(import_catalog(settings, file, fetch_images))
 
 
 @main.group("nlu")
@@ -200,8 +145,8 @@ def serve(host: str | None, port: int | None) -> None:
     """Run the server (web chat, webhooks, pay pages, scheduler)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
-    _check_payments(settings, demo=False)
-    _serve(settings)
+    check_payments(settings, demo=False)
+    serve_shop(settings)
 
 
 @main.command()
@@ -214,15 +159,15 @@ def demo(port: int | None) -> None:
     from store.uow import UnitOfWork
 
     settings = Settings(**({"port": port} if port else {}))
-    _check_payments(settings, demo=True)
+    check_payments(settings, demo=True)
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         empty = product_count(uow.session) == 0
     engine.dispose()
-    if empty and _import(settings, SAMPLE_CATALOG) != 0:
+    if empty and import_catalog(settings, SAMPLE_CATALOG) != 0:
         sys.exit(1)
-    _serve(settings, demo=True)
+    serve_shop(settings, demo=True)
 
 
 @main.group("telegram")
@@ -283,50 +228,6 @@ def wechat_menu() -> None:
         engine.dispose()
     names = [b["name"] for b in menu["button"]]
     click.echo(f"menu set: {' | '.join(names)}")
-
-
-def _check_payments(settings: Settings, demo: bool) -> None:
-    from bot.bootstrap import payment_problem
-
-    problem = payment_problem(settings, demo)
-    if problem:
-        click.echo(f"Not starting: {problem}", err=True)
-        sys.exit(2)
-
-
-def _serve(settings: Settings, demo: bool = False) -> None:
-    import uvicorn
-
-    from bot.bootstrap import bootstrap, sandbox_warning
-    from bot.server import create_app
-    from store.migrate import is_current
-
-    if not is_current(settings.database_url):
-        click.echo(
-            "The database schema is not up to date. Run `chatshop db upgrade` first.", err=True
-        )
-        sys.exit(1)
-    click.echo("Loading the language model…")
-    app = bootstrap(settings, demo=demo)
-    app.refresh_catalog()
-    if warning := sandbox_warning(app):
-        logging.getLogger("chatshop").warning(warning)
-        click.secho(f"\n  !! {warning}", fg="red", bold=True, err=True)
-    click.echo(f"\n  Web chat:  {settings.base_url}/")
-    if settings.telegram_bot_token:
-        mode = "webhook" if settings.telegram_webhook_url else "polling"
-        click.echo(f"  Telegram:  on ({mode})")
-    if settings.wechat_app_id:
-        click.echo(f"  WeChat:    {settings.base_url}/webhooks/wechat")
-    click.echo("")
-    # log_config=None: uvicorn's lines go through our handler (and its redaction), not its own
-    uvicorn.run(
-        create_app(app),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        log_config=None,
-    )
 
 
 if __name__ == "__main__":
