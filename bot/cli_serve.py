@@ -3,7 +3,6 @@ the shop and run it with uvicorn."""
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
@@ -38,8 +37,7 @@ def serve_shop(settings: Settings, demo: bool = False) -> None:
     app = bootstrap(settings, demo=demo)
     app.refresh_catalog()
     if warning := sandbox_warning(app):
-        logging.getLogger("chatshop").warning(warning)
-        click.secho(f"\n  !! {warning}", fg="red", bold=True, err=True)
+        click.secho(f"\n  !! {warning}", fg="red", bold=True, err=True)  # stderr: logs see it
     click.echo(f"\n  Web chat:  {settings.base_url}/")
     if settings.telegram_bot_token:
         mode = "webhook" if settings.telegram_webhook_url else "polling"
